@@ -1,0 +1,40 @@
+# dcimd: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/dcimd
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/dcimd/dcimd/internal/app.Version=$(VERSION)
+export CGO_ENABLED ?= 0
+
+.PHONY: build run lab test test-short deps bench fuzz vet clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dcimd
+
+## run: build and start dcimd on the embedded SQLite database in ./data
+run: build
+	./$(BIN) serve
+
+## deps: install the Debian packages the tests need (quiet when present)
+deps:
+	@./scripts/test-deps.sh
+
+## test: install test dependencies, then run every test with the race detector
+test: deps
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m ./...
+
+test-short:
+	CGO_ENABLED=1 $(GO) test -race -short ./...
+
+## bench: benchmarks against real peers; results go to docs/benchmarks.md by hand
+bench: deps
+	$(GO) run ./bench/serverlist
+
+fuzz:
+	$(GO) test -run=XXX -fuzz=FuzzWhere -fuzztime=60s ./internal/listq/
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

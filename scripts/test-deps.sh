@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the test suite starts as real peers.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+pkgs=(postgresql-15)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+echo "installing test dependencies: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The tests start their own throwaway clusters; the packaged one is not needed.
+if command -v systemctl >/dev/null && systemctl is-active -q postgresql 2>/dev/null; then
+  $SUDO systemctl stop postgresql || true
+fi
