@@ -19,6 +19,7 @@ import (
 )
 
 func main() {
+	syscall.Umask(0o027) // the database and key files are not for other users
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

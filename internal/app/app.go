@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 
 	"strings"
 	"sync"
@@ -101,17 +103,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "dcimd %s listening on %s (API: %s/api/dci/v3/server)\n", Version, url, url)
-	if pw != "" {
-		email := cfg.AdminEmail
-		if email == "" {
-			email = "admin@example.com"
-		}
-		if cfg.AdminPassword != "" {
-			fmt.Fprintf(out, "created admin login: %s (password from the configuration)\n", email)
-		} else {
-			fmt.Fprintf(out, "created admin login: %s  password: %s  (shown once; change it with POST /auth/v4/user/<id>/password)\n", email, pw)
-		}
-	}
+	adminBanner(ctx, cfg, authSvc, pw, out, log)
 	log.Info("dcimd started", "listen", ln.Addr().String(), "version", Version, "database", dbKind(cfg))
 
 	var wg sync.WaitGroup
@@ -141,6 +133,37 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	}
 	log.Info("http server stopped")
 	return nil
+}
+
+// adminBanner prints the first admin's login. A generated password is shown
+// once and kept in <data dir>/initial-admin-password (mode 0600), so that a
+// newcomer who restarts still finds it; the file goes away once the password
+// has been changed.
+func adminBanner(ctx context.Context, cfg config.Config, a *auth.Service, pw string, out io.Writer, log *slog.Logger) {
+	email := cfg.AdminEmail
+	if email == "" {
+		email = "admin@example.com"
+	}
+	file := filepath.Join(cfg.DataDir, "initial-admin-password")
+	switch {
+	case pw != "" && cfg.AdminPassword != "":
+		fmt.Fprintf(out, "created admin login: %s (password from the configuration)\n", email)
+	case pw != "":
+		if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
+			log.Warn("could not keep the initial admin password", "err", err)
+		}
+		fmt.Fprintf(out, "created admin login: %s  password: %s  (shown once, kept in %s until you change it)\n", email, pw, file)
+	default:
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return
+		}
+		if a.PasswordWorks(ctx, email, strings.TrimSpace(string(b))) {
+			fmt.Fprintf(out, "admin login: %s  initial password in %s\n", email, file)
+			return
+		}
+		_ = os.Remove(file) // changed since: the file is stale
+	}
 }
 
 func dbKind(cfg config.Config) string {

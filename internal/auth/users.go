@@ -199,3 +199,14 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (stri
 	}
 	return password, nil
 }
+
+// PasswordWorks reports whether pw is the current password of email. It
+// does not count as a login attempt.
+func (s *Service) PasswordWorks(ctx context.Context, email, pw string) bool {
+	u, err := s.st.GetUserByEmail(ctx, normEmail(email))
+	if err != nil {
+		return false
+	}
+	ok, err := CheckPassword(u.PasswordHash, pw)
+	return err == nil && ok
+}
