@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"sync/atomic"
 
 	"gorm.io/gorm"
@@ -19,12 +20,43 @@ func translate(err error, what string, id any) error {
 		return fault.NotFound(what, id)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return &fault.Error{Kind: fault.KindConflict, Msg: what + " with this name already exists", Cause: err}
-	case errors.Is(err, gorm.ErrForeignKeyViolated):
+	case errors.Is(err, gorm.ErrForeignKeyViolated), isSQLiteRestrict(err):
 		return &fault.Error{Kind: fault.KindConflict, Msg: what + " is still in use or refers to a missing object", Cause: err}
 	}
 	return err
 }
 
+// sqliteConstraintTrigger is SQLITE_CONSTRAINT_TRIGGER: SQLite reports an
+// ON DELETE RESTRICT violation with it, and the gorm dialect leaves that code
+// untranslated (it only maps SQLITE_CONSTRAINT_FOREIGNKEY).
+const sqliteConstraintTrigger = 1811
+
+// isSQLiteRestrict tells a SQLite foreign key RESTRICT violation.
+func isSQLiteRestrict(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code() == sqliteConstraintTrigger &&
+		strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
+// translateRowErr gives errors of Raw(...).Scan queries the dialect's
+// translation: gorm's row callback stores a failed query's error as is, so
+// a constraint violation of an INSERT ... RETURNING on PostgreSQL would
+// otherwise never become gorm.ErrDuplicatedKey or ErrForeignKeyViolated.
+func translateRowErr(tx *gorm.DB) {
+	if tx.Error == nil {
+		return
+	}
+	if t, ok := tx.Dialector.(gorm.ErrorTranslator); ok {
+		tx.Error = t.Translate(tx.Error)
+	}
+}
+
 type queryCounter struct{ n atomic.Int64 }
 
 func (q *queryCounter) count(*gorm.DB) { q.n.Add(1) }
+
+// isSQLiteUnique recognises a unique violation from a raw database/sql
+// connection (outside gorm's translator).
+func isSQLiteUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

@@ -46,6 +46,7 @@ type DB struct {
 	box     *secret.Box
 	log     *slog.Logger
 	queries *queryCounter
+	opts    Options
 }
 
 // Open connects to the database (creating the SQLite file and its folder).
@@ -67,18 +68,12 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
 	var dial gorm.Dialector
-	d := &DB{box: o.Box, log: o.Log, queries: qc}
+	d := &DB{box: o.Box, log: o.Log, queries: qc, opts: o}
 	if o.URL == "" {
 		if err := os.MkdirAll(filepath.Dir(o.SQLitePath), 0o750); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
-		q := url.Values{}
-		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_txlock", "immediate")
-		dial = sqlite.Open("file:" + o.SQLitePath + "?" + q.Encode())
+		dial = sqlite.Open(sqliteDSN(o))
 		d.dialect = listq.DialectSQLite
 	} else {
 		dial = postgres.New(postgres.Config{DSN: o.URL})
@@ -97,6 +92,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err := g.Callback().Raw().Before("gorm:raw").Register("dcimd:count", qc.count); err != nil {
 		return nil, err
 	}
+	if err := g.Callback().Row().After("gorm:row").Register("dcimd:translate", translateRowErr); err != nil {
+		return nil, err
+	}
 	sqlDB, err := g.DB()
 	if err != nil {
 		return nil, err
@@ -112,6 +110,19 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	d.gorm, d.sql = g, sqlDB
 	return d, nil
+}
+
+// sqliteDSN opens the file in WAL mode with a busy timeout, foreign keys
+// on, and write transactions that take the lock at BEGIN (no upgrade
+// deadlocks between readers turning writers).
+func sqliteDSN(o Options) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_txlock", "immediate")
+	return "file:" + o.SQLitePath + "?" + q.Encode()
 }
 
 // redactURL keeps a password in a database URL out of error texts.

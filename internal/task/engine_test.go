@@ -1,0 +1,168 @@
+package task_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/dcimd/dcimd/internal/fault"
+	"github.com/dcimd/dcimd/internal/power"
+	"github.com/dcimd/dcimd/internal/server"
+	"github.com/dcimd/dcimd/internal/store"
+	"github.com/dcimd/dcimd/internal/task"
+	"github.com/dcimd/dcimd/internal/testutil/dbtest"
+	"github.com/dcimd/dcimd/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
+}
+
+type rig struct {
+	db     *store.DB
+	eng    *task.Engine
+	server int64
+}
+
+func newRig(t *testing.T, db *store.DB, kinds ...task.Kind) *rig {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
+	for _, k := range kinds {
+		eng.Register(k)
+	}
+	ws := river.NewWorkers()
+	river.AddWorker(ws, eng.NewWorker(30*time.Second))
+	r, err := db.NewRunner(ctx, store.RunnerOptions{Workers: ws, FetchPoll: 20 * time.Millisecond, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.SetQueue(r)
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Stop(sctx)
+	})
+	srv := server.Server{Name: "s1", State: server.StateOK, PowerStatus: "unknown"}
+	if err := db.Inventory().Servers.Create(ctx, &srv); err != nil {
+		t.Fatal(err)
+	}
+	return &rig{db: db, eng: eng, server: srv.ID}
+}
+
+// wait polls the task until it ends (bounded).
+func (r *rig) wait(t *testing.T, id int64) task.Task {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		tk, err := r.db.Tasks().GetTask(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.Status.Final() {
+			return tk
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("task %d did not end", id)
+	return task.Task{}
+}
+
+func TestEngine(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		var flaky atomic.Int32
+		release := make(chan struct{})
+		r := newRig(t, db,
+			task.Kind{Name: "two_steps", Exclusive: true, Steps: 2, Run: func(ctx context.Context, run *task.Run) error {
+				if err := run.Step(ctx, "first", time.Second, func(context.Context) error { return nil }); err != nil {
+					return err
+				}
+				return run.Step(ctx, "second", time.Second, func(context.Context) error { return nil })
+			}},
+			task.Kind{Name: "flaky", Exclusive: true, MaxAttempts: 3, Run: func(ctx context.Context, run *task.Run) error {
+				return run.Step(ctx, "try", time.Second, func(context.Context) error {
+					if flaky.Add(1) < 2 {
+						return &power.DeviceError{Device: "bmc", Op: "power on", Transient: true, Msg: "no answer"}
+					}
+					return nil
+				})
+			}},
+			task.Kind{Name: "denied", Exclusive: true, Run: func(ctx context.Context, run *task.Run) error {
+				return run.Step(ctx, "login", time.Second, func(context.Context) error {
+					return &power.DeviceError{Device: "bmc 10.0.0.1:623", Op: "open session", Msg: "wrong user name or password"}
+				})
+			}},
+			task.Kind{Name: "blocker", Exclusive: true, Run: func(ctx context.Context, run *task.Run) error {
+				return run.Step(ctx, "hold", 10*time.Second, func(ctx context.Context) error {
+					select {
+					case <-release:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+			}},
+		)
+		ctx := context.Background()
+		sid := r.server
+
+		tk, err := r.eng.Submit(ctx, task.Request{Kind: "two_steps", ServerID: &sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := r.wait(t, tk.ID)
+		if done.Status != task.Complete || done.Progress != 100 || len(done.Steps) != 2 || done.Steps[1].FinishedAt == nil {
+			t.Fatalf("two_steps ended %+v", done)
+		}
+
+		tk, _ = r.eng.Submit(ctx, task.Request{Kind: "flaky", ServerID: &sid})
+		if done = r.wait(t, tk.ID); done.Status != task.Complete || done.Attempt != 2 {
+			t.Fatalf("flaky: status %s attempt %d", done.Status, done.Attempt)
+		}
+
+		tk, _ = r.eng.Submit(ctx, task.Request{Kind: "denied", ServerID: &sid})
+		if done = r.wait(t, tk.ID); done.Status != task.Fail || done.Error == "" || done.Attempt != 1 {
+			t.Fatalf("denied: %+v", done)
+		}
+
+		blk, err := r.eng.Submit(ctx, task.Request{Kind: "blocker", ServerID: &sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.eng.Submit(ctx, task.Request{Kind: "two_steps", ServerID: &sid})
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Kind != fault.KindBusy {
+			t.Fatalf("second operation on a busy server: %v", err)
+		}
+		if _, err := r.eng.Cancel(ctx, blk.ID, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		if done = r.wait(t, blk.ID); done.Status != task.Canceled {
+			t.Fatalf("canceled task is %s", done.Status)
+		}
+		// The server is free again at once.
+		tk, err = r.eng.Submit(ctx, task.Request{Kind: "two_steps", ServerID: &sid})
+		if err != nil {
+			t.Fatalf("after cancel: %v", err)
+		}
+		r.wait(t, tk.ID)
+		close(release)
+		audit, n, err := r.db.Tasks().ListAudit(ctx, listAll())
+		if err != nil || n == 0 || len(audit) == 0 {
+			t.Fatalf("audit log: %d entries, %v", n, err)
+		}
+	})
+}
