@@ -11,7 +11,9 @@ import (
 	"github.com/dcimd/dcimd/internal/auth"
 	"github.com/dcimd/dcimd/internal/fault"
 	"github.com/dcimd/dcimd/internal/listq"
+	"github.com/dcimd/dcimd/internal/power"
 	"github.com/dcimd/dcimd/internal/server"
+	"github.com/dcimd/dcimd/internal/task"
 )
 
 // Pinger tells whether the database answers (for /readyz).
@@ -30,6 +32,9 @@ type Deps struct {
 	Inventory      *server.Service
 	IPs            IPLister
 	DB             Pinger
+	Tasks          *task.Engine
+	TaskReader     TaskReader
+	Power          *power.Service
 	Log            *slog.Logger
 	SecureCookie   bool
 	TrustedProxies []string
@@ -43,12 +48,17 @@ type API struct {
 	db     Pinger
 	log    *slog.Logger
 	secure bool
+
+	tasks      *task.Engine
+	taskReader TaskReader
+	power      *power.Service
 }
 
 // New builds the gin engine with every route.
 func New(d Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
-	a := &API{auth: d.Auth, inv: d.Inventory, ips: d.IPs, db: d.DB, log: d.Log, secure: d.SecureCookie}
+	a := &API{auth: d.Auth, inv: d.Inventory, ips: d.IPs, db: d.DB, log: d.Log, secure: d.SecureCookie,
+		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -58,7 +68,7 @@ func New(d Deps) (*gin.Engine, error) {
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(a.requestLog, recoverJSON)
+	e.Use(a.requestLog, recoverJSON, screenRequest)
 	e.NoRoute(func(c *gin.Context) { fail(c, &fault.Error{Kind: fault.KindNotFound, Msg: "no such route"}) })
 	e.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": gin.H{"code": http.StatusMethodNotAllowed,
@@ -99,6 +109,9 @@ func (a *API) routes(g *gin.RouterGroup) {
 
 	dci := g.Group("/dci/v3", a.authn)
 	a.serverRoutes(dci)
+	if a.tasks != nil {
+		a.taskRoutes(dci)
+	}
 	a.userRoutes(dci)
 	a.inventoryRoutes(dci.Group("", adminOnly))
 	dci.GET("/ip", a.listIPs)

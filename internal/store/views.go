@@ -198,6 +198,18 @@ func (d *DB) attach(ctx context.Context, ids []int64, out []server.View, idx map
 			Description: r.Description, AdminStatus: r.AdminStatus, OperStatus: r.OperStatus,
 			DoNotCollectTraffic: r.DoNotCollectTraffic, IsIPMIConnection: r.IsIPMIConnection})
 	}
+	var ops []taskRow
+	if err := g.Raw(`SELECT * FROM tasks WHERE id IN (SELECT MAX(id) FROM tasks WHERE server_id IN ? GROUP BY server_id)`, ids).
+		Scan(&ops).Error; err != nil {
+		return fmt.Errorf("load operations: %w", err)
+	}
+	for i := range ops {
+		op, err := operation(&ops[i])
+		if err != nil {
+			return err
+		}
+		out[idx[deref(ops[i].ServerID)]].Operation = op
+	}
 	var outlets []outletViewRow
 	if err := g.Raw(`SELECT c.id, c.server_id, c.pdu_port_id, pp.identity, pp.power_status, pp.pdu_id, pd.name AS pdu_name
 		FROM server_pdu_connections c JOIN pdu_ports pp ON pp.id = c.pdu_port_id JOIN pdus pd ON pd.id = pp.pdu_id
@@ -312,4 +324,38 @@ func (v *Views) UserExists(ctx context.Context, id int64) (bool, error) {
 	var n int64
 	err := v.db.gorm.WithContext(ctx).Table("users").Where("id = ?", id).Count(&n).Error
 	return n > 0, err
+}
+
+// operation turns a server's latest task into the seed's operation object:
+// in_progress while it runs, then ok, fail or canceled.
+func operation(r *taskRow) (*server.Operation, error) {
+	t, err := r.task()
+	if err != nil {
+		return nil, err
+	}
+	status := map[string]string{"created": "in_progress", "running": "in_progress", "complete": "ok", "fail": "fail",
+		"canceled": "canceled"}[r.Status]
+	op := &server.Operation{ID: t.ID, Status: status, StatusInfo: map[string]any{}, ProgressInfo: make([]map[string]any, len(t.Steps))}
+	if t.StatusInfo != "" {
+		op.StatusInfo["msg"] = t.StatusInfo
+	}
+	op.StatusInfo["name"] = t.Name
+	for i, s := range t.Steps {
+		st := map[string]any{"name": s.Name, "status": s.Status, "started_at": s.StartedAt, "finished_at": s.FinishedAt}
+		if s.Info != "" {
+			st["info"] = s.Info
+		}
+		op.ProgressInfo[i] = st
+	}
+	return op, nil
+}
+
+// SetPowerStatus records a server's last known power state.
+func (v *Views) SetPowerStatus(ctx context.Context, serverID int64, status string) error {
+	return v.db.gorm.WithContext(ctx).Exec(`UPDATE servers SET power_status = ? WHERE id = ?`, status, serverID).Error
+}
+
+// SetBMCStatus records what the poller saw of a BMC.
+func (v *Views) SetBMCStatus(ctx context.Context, bmcID int64, status, info string) error {
+	return v.db.gorm.WithContext(ctx).Exec(`UPDATE ipmis SET status = ?, status_info = ? WHERE id = ?`, status, info, bmcID).Error
 }
