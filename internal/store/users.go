@@ -91,9 +91,20 @@ func (a *Auth) CountAdmins(ctx context.Context) (int, error) {
 }
 
 // DeleteUser removes a user, releasing its servers, unless it is the last
-// active admin. Admin rows are locked so two deletions cannot both pass.
+// active admin. Admin rows are locked so two deletions cannot both pass; they
+// are locked in id order before the user's own row, so two deletions of
+// admins queue on the same first row instead of each holding one admin and
+// waiting for the other (a deadlock on PostgreSQL).
 func (a *Auth) DeleteUser(ctx context.Context, id int64) error {
 	return a.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var admins []int64
+		lq := tx.Table("users").Where("role = ? AND state = ?", auth.RoleAdmin, auth.StateActive).Order("id")
+		if a.db.IsPostgres() {
+			lq = lq.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := lq.Pluck("id", &admins).Error; err != nil {
+			return err
+		}
 		var r userRow
 		q := tx.Table("users").Where("id = ?", id)
 		if a.db.IsPostgres() {
@@ -102,18 +113,8 @@ func (a *Auth) DeleteUser(ctx context.Context, id int64) error {
 		if err := q.Take(&r).Error; err != nil {
 			return translate(err, "user", id)
 		}
-		if r.Role == auth.RoleAdmin && r.State == auth.StateActive {
-			var ids []int64
-			lq := tx.Table("users").Where("role = ? AND state = ?", auth.RoleAdmin, auth.StateActive)
-			if a.db.IsPostgres() {
-				lq = lq.Clauses(clause.Locking{Strength: "UPDATE"})
-			}
-			if err := lq.Pluck("id", &ids).Error; err != nil {
-				return err
-			}
-			if len(ids) <= 1 {
-				return fault.Conflict("user %d is the last admin and cannot be deleted", id)
-			}
+		if r.Role == auth.RoleAdmin && r.State == auth.StateActive && len(admins) <= 1 {
+			return fault.Conflict("user %d is the last admin and cannot be deleted", id)
 		}
 		if err := tx.Exec(`UPDATE servers SET owner_id = NULL, updated_at = ? WHERE owner_id = ?`, time.Now().UTC(), id).Error; err != nil {
 			return err
@@ -152,7 +153,10 @@ type sessionRow struct {
 
 // CreateSession stores a session.
 func (a *Auth) CreateSession(ctx context.Context, s *auth.Session) error {
-	r := sessionRow{TokenHash: s.TokenHash, UserID: s.UserID, RemoteAddr: s.RemoteAddr, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt}
+	// UTC like every other stored time: SQLite compares the stored text, so
+	// a local-zone last_seen_at would be pruned early or late.
+	r := sessionRow{TokenHash: s.TokenHash, UserID: s.UserID, RemoteAddr: s.RemoteAddr, CreatedAt: s.CreatedAt.UTC(),
+		LastSeenAt: s.LastSeenAt.UTC()}
 	if err := a.db.gorm.WithContext(ctx).Table("sessions").Omit("id").Create(&r).Error; err != nil {
 		return translate(err, "session", nil)
 	}
