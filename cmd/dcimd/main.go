@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -97,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			if email == "" || password == "" {
 				return errors.New("user create: --email and --password (or DCIMD_USER_PASSWORD) are required")
+			}
+			if role = strings.TrimSpace(role); !strings.HasPrefix(role, "@") {
+				role = "@" + role // "admin" is @admin; say so in the confirmation too
 			}
 			id, err := app.CreateUser(ctx, cfg, app.NewLogger(cfg, stderr), email, password, role)
 			if err != nil {

@@ -211,4 +211,6 @@ func CreateUser(ctx context.Context, cfg config.Config, log *slog.Logger, email,
 
 // ErrorText is the one line printed for a failed command: client-facing
 // messages as they are, anything else with its cause chain.
-func ErrorText(err error) string { return err.Error() }
+// Causes from libraries (drivers, parsers) may span lines; they are folded
+// so that the message stays one line for scripts and journald.
+func ErrorText(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -3,19 +3,15 @@
 package config
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration of one dcimd process.
@@ -108,10 +104,8 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("config: read %s: %w", path, err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		if err := decodeYAML(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
 	if getenv == nil {
