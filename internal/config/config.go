@@ -30,10 +30,50 @@ type Config struct {
 	SecretKey     string `yaml:"secret_key"`
 	SecretKeyFile string `yaml:"secret_key_file"`
 
-	Log  LogConfig  `yaml:"log"`
-	Auth AuthConfig `yaml:"auth"`
-	HTTP HTTPConfig `yaml:"http"`
-	DB   DBConfig   `yaml:"db"`
+	Log   LogConfig   `yaml:"log"`
+	Auth  AuthConfig  `yaml:"auth"`
+	HTTP  HTTPConfig  `yaml:"http"`
+	DB    DBConfig    `yaml:"db"`
+	Tasks TasksConfig `yaml:"tasks"`
+	Power PowerConfig `yaml:"power"`
+}
+
+// TasksConfig tunes the durable task engine.
+type TasksConfig struct {
+	// Workers is how many tasks one process runs at once.
+	Workers int `yaml:"workers"`
+	// AttemptTimeout bounds one run of a task; a longer one is canceled and retried.
+	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
+	// RescueAfter: a task left running this long by a process that died is
+	// run again (PostgreSQL; SQLite resumes at once on the next start).
+	// Must exceed attempt_timeout.
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// PollInterval is how often idle workers look for new tasks.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Retention: finished tasks older than this leave the task list.
+	Retention time.Duration `yaml:"retention"`
+	// MaxAttempts: runs of a task before a transient device error is final.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// PowerConfig tunes power control and the power poller.
+type PowerConfig struct {
+	// PollInterval is how often every BMC and PDU outlet is read; 0 turns the poller off.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// PollConcurrency bounds the devices read at once.
+	PollConcurrency int `yaml:"poll_concurrency"`
+	// CallTimeout bounds one BMC or PDU call.
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	// StepTimeout bounds one power action, fallback included.
+	StepTimeout time.Duration `yaml:"step_timeout"`
+	// CipherSuites is the lanplus cipher suite order tried on a BMC.
+	CipherSuites []int `yaml:"cipher_suites"`
+	// MaxPerBMC caps concurrent calls to one BMC.
+	MaxPerBMC int `yaml:"max_per_bmc"`
+	// FallbackToPDU uses the PDU outlet when the BMC does not answer.
+	FallbackToPDU bool `yaml:"fallback_to_pdu"`
+	// PDUResetWait is the pause between off and on of an outlet reset.
+	PDUResetWait time.Duration `yaml:"pdu_reset_wait"`
 }
 
 // LogConfig selects the log format and level.
@@ -91,6 +131,10 @@ func Default() Config {
 			ShutdownTimeout: 20 * time.Second,
 		},
 		DB: DBConfig{MaxOpenConns: 20, SQLiteBusyTimeout: 10 * time.Second},
+		Tasks: TasksConfig{Workers: 50, AttemptTimeout: 30 * time.Minute, RescueAfter: 40 * time.Minute,
+			PollInterval: 200 * time.Millisecond, Retention: 30 * 24 * time.Hour, MaxAttempts: 5},
+		Power: PowerConfig{PollInterval: time.Minute, PollConcurrency: 32, CallTimeout: 5 * time.Second, StepTimeout: 2 * time.Minute,
+			CipherSuites: []int{17, 3}, MaxPerBMC: 1, FallbackToPDU: true, PDUResetWait: 5 * time.Second},
 	}
 }
 
@@ -245,6 +289,9 @@ func (c Config) Validate() error {
 	if c.DB.MaxOpenConns < 1 {
 		return bad("db.max_open_conns", "must be at least 1")
 	}
+	if err := c.validateTasks(bad); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -257,4 +304,42 @@ func (c Config) KeyFile() string {
 		return c.SecretKeyFile
 	}
 	return strings.TrimRight(c.DataDir, "/") + "/secret.key"
+}
+
+func (c Config) validateTasks(bad func(key, format string, args ...any) error) error {
+	t, p := c.Tasks, c.Power
+	switch {
+	case t.Workers < 1:
+		return bad("tasks.workers", "must be at least 1")
+	case t.AttemptTimeout < time.Second:
+		return bad("tasks.attempt_timeout", "must be at least 1s")
+	case t.RescueAfter <= t.AttemptTimeout:
+		return bad("tasks.rescue_after", "must be longer than tasks.attempt_timeout (%s)", t.AttemptTimeout)
+	case t.PollInterval < 10*time.Millisecond:
+		return bad("tasks.poll_interval", "must be at least 10ms")
+	case t.Retention < time.Minute:
+		return bad("tasks.retention", "must be at least 1m")
+	case t.MaxAttempts < 1 || t.MaxAttempts > 100:
+		return bad("tasks.max_attempts", "must be between 1 and 100")
+	case p.PollInterval != 0 && p.PollInterval < time.Second:
+		return bad("power.poll_interval", "must be 0 (off) or at least 1s")
+	case p.PollConcurrency < 1:
+		return bad("power.poll_concurrency", "must be at least 1")
+	case p.CallTimeout < 100*time.Millisecond:
+		return bad("power.call_timeout", "must be at least 100ms")
+	case p.StepTimeout < p.CallTimeout:
+		return bad("power.step_timeout", "must be at least power.call_timeout")
+	case len(p.CipherSuites) == 0:
+		return bad("power.cipher_suites", "must name at least one cipher suite")
+	case p.MaxPerBMC < 1:
+		return bad("power.max_per_bmc", "must be at least 1")
+	case p.PDUResetWait < 0:
+		return bad("power.pdu_reset_wait", "must not be negative")
+	}
+	for _, cs := range p.CipherSuites {
+		if cs < 0 || cs > 17 {
+			return bad("power.cipher_suites", "%d is not an IPMI cipher suite (0-17)", cs)
+		}
+	}
+	return nil
 }
