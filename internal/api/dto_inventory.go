@@ -197,8 +197,9 @@ func switchPortJSON(v *server.SwitchPort) gin.H {
 }
 
 type pduBody struct {
-	Name    *string `json:"name"`
-	Profile *string `json:"profile"`
+	Name    *string         `json:"name"`
+	Profile *string         `json:"profile"`
+	OIDs    *server.PDUOIDs `json:"generic_oids"`
 	snmpFields
 	placeFields
 }
@@ -206,6 +207,7 @@ type pduBody struct {
 func (b *pduBody) apply(v *server.PDU) error {
 	trimmed(&v.Name, b.Name)
 	set(&v.Profile, b.Profile)
+	set(&v.OIDs, b.OIDs)
 	b.snmpFields.apply(&v.SNMP)
 	setOpt(&v.LocationID, b.LocationID)
 	setOpt(&v.RackID, b.RackID)
@@ -214,7 +216,7 @@ func (b *pduBody) apply(v *server.PDU) error {
 }
 
 func pduJSON(v *server.PDU) gin.H {
-	return snmpJSON(gin.H{"id": v.ID, "name": v.Name, "profile": v.Profile,
+	return snmpJSON(gin.H{"id": v.ID, "name": v.Name, "profile": v.Profile, "generic_oids": v.OIDs,
 		"location_id": zeroIfNil(v.LocationID), "rack_id": zeroIfNil(v.RackID), "unit": zeroIfNil(v.Unit)}, &v.SNMP)
 }
 

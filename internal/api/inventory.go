@@ -59,7 +59,7 @@ func (a *API) inventoryRoutes(g *gin.RouterGroup) {
 		setParent: func(v *server.SwitchPort, id int64) { v.SwitchID = id }, parentGet: getter(inv.Switches)})
 	register(g, "/pdu", &resource[server.PDU, pduBody]{what: "pdu", repo: inv.PDUs,
 		blank: func() server.PDU {
-			return server.PDU{Profile: "apc", SNMP: server.SNMPAccess{Port: 161, Version: "v2c"}}
+			return server.PDU{Profile: server.PDUProfileAPCRack, SNMP: server.SNMPAccess{Port: 161, Version: "v2c"}}
 		}, apply: (*pduBody).apply,
 		check: func(ctx context.Context, v *server.PDU) error {
 			if err := v.Validate(); err != nil {

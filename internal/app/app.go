@@ -90,7 +90,28 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	if err != nil {
 		return err
 	}
-	h, err := api.New(api.Deps{Auth: authSvc, Inventory: server.NewService(db.Inventory()), IPs: db.IPs(), DB: db, Log: log,
+	inv := server.NewService(db.Inventory())
+	eng, runner, closeDevices, err := startTasks(ctx, cfg, db, inv, log)
+	if err != nil {
+		return err
+	}
+	defer closeDevices()
+	stopped := false
+	stopTasks := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		if err := runner.Stop(sctx); err != nil {
+			log.Warn("stop task runner", "err", err)
+		}
+		log.Info("task runner stopped")
+	}
+	defer stopTasks()
+	h, err := api.New(api.Deps{Auth: authSvc, Inventory: inv, IPs: db.IPs(), DB: db, Log: log,
+		Tasks: eng.engine, TaskReader: db.Tasks(), Power: eng.power,
 		SecureCookie: cfg.Auth.SecureCookie, TrustedProxies: cfg.HTTP.TrustedProxies})
 	if err != nil {
 		return err
@@ -126,6 +147,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	stopTasks()
 	stopBG()
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

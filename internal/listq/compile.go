@@ -24,6 +24,11 @@ const (
 type Field struct {
 	Expr string
 	Type FieldType
+	// NullExpr, when set, is what IS NULL and IS NOT NULL test instead of
+	// Expr. For a NOT NULL column of a LEFT JOINed row it is the key that
+	// references that row (null exactly when the row is missing): the same
+	// answer, estimated well by planners and needing no join.
+	NullExpr string
 }
 
 // Fields is the whitelist of fields a list request may filter and sort on, keyed by client-visible name.
@@ -131,7 +136,11 @@ func (c *compiler) compare(n *Compare) error {
 	}
 	switch n.Op {
 	case "IS NULL", "IS NOT NULL":
-		c.b.WriteString("(" + f.Expr + " " + n.Op + ")")
+		e := f.Expr
+		if f.NullExpr != "" {
+			e = f.NullExpr
+		}
+		c.b.WriteString("(" + e + " " + n.Op + ")")
 		return nil
 	case "EQ", "NE":
 		arg, err := convert(n.Field, f.Type, n.Value)

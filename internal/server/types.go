@@ -113,12 +113,35 @@ type SwitchPort struct {
 	UpdatedAt   time.Time
 }
 
+// PDUOIDs configure a PDU with the generic profile: where its outlet
+// status is read and its commands written, and the values they use.
+type PDUOIDs struct {
+	StatusOID   string `json:"status_oid"`
+	ControlOID  string `json:"control_oid"`
+	OnOID       string `json:"on_oid,omitempty"`
+	OffOID      string `json:"off_oid,omitempty"`
+	RebootOID   string `json:"reboot_oid,omitempty"`
+	OnValue     int    `json:"on_value"`
+	OffValue    int    `json:"off_value"`
+	RebootValue int    `json:"reboot_value"`
+	StatusOn    int    `json:"status_on"`
+	StatusOff   int    `json:"status_off"`
+}
+
+// PDU profiles.
+const (
+	PDUProfileAPCRack     = "apc-rpdu"
+	PDUProfileAPCSwitched = "apc-spdu"
+	PDUProfileGeneric     = "generic"
+)
+
 // PDU is a power distribution unit managed over SNMP.
 type PDU struct {
 	ID         int64
 	Name       string
 	SNMP       SNMPAccess
 	Profile    string
+	OIDs       PDUOIDs // for the generic profile
 	LocationID *int64
 	RackID     *int64
 	Unit       *int

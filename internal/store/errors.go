@@ -53,7 +53,13 @@ func translateRowErr(tx *gorm.DB) {
 
 type queryCounter struct{ n atomic.Int64 }
 
-func (q *queryCounter) count(*gorm.DB) { q.n.Add(1) }
+// count skips dry runs: gorm builds a subquery (Table("(?) AS s", sub)) by
+// running the query callbacks without sending anything.
+func (q *queryCounter) count(db *gorm.DB) {
+	if !db.DryRun {
+		q.n.Add(1)
+	}
+}
 
 // isSQLiteUnique recognises a unique violation from a raw database/sql
 // connection (outside gorm's translator).

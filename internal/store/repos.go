@@ -15,3 +15,6 @@ func (d *DB) Inventory() server.Stores {
 
 // Auth returns the auth store.
 func (d *DB) Auth() *Auth { return &Auth{db: d} }
+
+// Views returns the server view store (also power status recording).
+func (d *DB) Views() *Views { return &Views{db: d} }

@@ -140,6 +140,7 @@ type pduRow struct {
 	Name       string
 	SNMP       snmpCols `gorm:"embedded"`
 	Profile    string
+	OIDs       string `gorm:"column:generic_oids"`
 	LocationID *int64 `gorm:"column:location_id"`
 	RackID     *int64 `gorm:"column:rack_id"`
 	Unit       *int
@@ -157,13 +158,21 @@ func newPDUs(d *DB) *table[server.PDU, pduRow] {
 	return &table[server.PDU, pduRow]{db: d, name: "pdus", what: "pdu", fields: pduFields, defOrder: "id",
 		toRow: func(d *DB, v *server.PDU) (pduRow, error) {
 			c, err := d.sealSNMP(v.SNMP)
-			return pduRow{ID: v.ID, Name: v.Name, SNMP: c, Profile: v.Profile, LocationID: v.LocationID, RackID: v.RackID,
+			if err != nil {
+				return pduRow{}, err
+			}
+			oids, err := jsonText(v.OIDs)
+			return pduRow{ID: v.ID, Name: v.Name, SNMP: c, Profile: v.Profile, OIDs: oids, LocationID: v.LocationID, RackID: v.RackID,
 				Unit: v.Unit, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}, err
 		},
 		fromRow: func(d *DB, r *pduRow) (server.PDU, error) {
 			a, err := d.openSNMP(r.SNMP)
-			return server.PDU{ID: r.ID, Name: r.Name, SNMP: a, Profile: r.Profile, LocationID: r.LocationID, RackID: r.RackID,
-				Unit: r.Unit, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, err
+			if err != nil {
+				return server.PDU{}, err
+			}
+			v := server.PDU{ID: r.ID, Name: r.Name, SNMP: a, Profile: r.Profile, LocationID: r.LocationID, RackID: r.RackID,
+				Unit: r.Unit, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+			return v, fromJSONText(r.OIDs, &v.OIDs)
 		}}
 }
 

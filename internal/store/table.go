@@ -112,23 +112,8 @@ func rowID(r any) int64 {
 // and scans the page into dest, returning the total before paging.
 // sel, when set, is the column list of the page query (the count ignores it).
 func (d *DB) list(base *gorm.DB, sel string, fields listq.Fields, q listq.Query, defOrder string, dest any) (int, error) {
-	if q.Where != nil {
-		w, args, err := listq.Compile(q.Where, fields, d.dialect)
-		if err != nil {
-			return 0, listErr(err)
-		}
-		base = base.Where(w, args...)
-	}
-	order := defOrder
-	if len(q.OrderBy) > 0 {
-		o, err := listq.OrderSQL(q.OrderBy, fields)
-		if err != nil {
-			return 0, listErr(err)
-		}
-		order = o + ", " + defOrder
-	}
-	var total int64
-	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+	base, order, total, err := d.filter(base, fields, q, defOrder)
+	if err != nil {
 		return 0, err
 	}
 	page := base.Order(order)
@@ -142,12 +127,37 @@ func (d *DB) list(base *gorm.DB, sel string, fields listq.Fields, q listq.Query,
 		page = page.Limit(q.Limit)
 	}
 	if q.Limit == 0 {
-		return int(total), nil
+		return total, nil
 	}
 	if err := page.Find(dest).Error; err != nil {
 		return 0, err
 	}
-	return int(total), nil
+	return total, nil
+}
+
+// filter applies q's where to base and counts the matching rows; it returns
+// the filtered base (to page once) and the ORDER BY of q.
+func (d *DB) filter(base *gorm.DB, fields listq.Fields, q listq.Query, defOrder string) (*gorm.DB, string, int, error) {
+	if q.Where != nil {
+		w, args, err := listq.Compile(q.Where, fields, d.dialect)
+		if err != nil {
+			return nil, "", 0, listErr(err)
+		}
+		base = base.Where(w, args...)
+	}
+	order := defOrder
+	if len(q.OrderBy) > 0 {
+		o, err := listq.OrderSQL(q.OrderBy, fields)
+		if err != nil {
+			return nil, "", 0, listErr(err)
+		}
+		order = o + ", " + defOrder
+	}
+	var total int64
+	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, "", 0, err
+	}
+	return base, order, int(total), nil
 }
 
 // listErr turns a listq error into a client error naming the problem.

@@ -15,8 +15,11 @@ import (
 // Views implements server.ViewStore and server.ConnectionStore.
 type Views struct{ db *DB }
 
-const viewJoins = `LEFT JOIN users o ON o.id = s.owner_id
-LEFT JOIN locations l ON l.id = s.location_id
+// ownerJoin is the one join the where and orderby names need (owner_email);
+// detailJoins only add columns, one row at most each.
+const ownerJoin = `LEFT JOIN users o ON o.id = s.owner_id`
+
+const detailJoins = `LEFT JOIN locations l ON l.id = s.location_id
 LEFT JOIN racks r ON r.id = s.rack_id
 LEFT JOIN platforms p ON p.id = s.platform_id
 LEFT JOIN chassis c ON c.id = s.chassis_id
@@ -104,14 +107,31 @@ const inChunk = 1000
 // ListViews reads assembled server objects.
 func (v *Views) ListViews(ctx context.Context, scope server.Scope, q listq.Query) ([]server.View, int, error) {
 	d := v.db
-	base := d.gorm.WithContext(ctx).Table("servers AS s").Joins(viewJoins)
+	base := d.gorm.WithContext(ctx).Table("servers AS s").Joins(ownerJoin)
 	if scope.OwnerID != nil {
 		base = base.Where("s.owner_id = ?", *scope.OwnerID)
 	}
-	var rows []viewRow
-	total, err := d.list(base, viewCols, serverFields, q, "s.id", &rows)
+	// The count and the paging join only the owner; the detail joins run on
+	// the page alone (a paged subquery), not on every matching server.
+	base, order, total, err := d.filter(base, serverFields, q, "s.id")
 	if err != nil {
 		return nil, 0, err
+	}
+	var rows []viewRow
+	if q.Limit != 0 {
+		var page *gorm.DB
+		if q.Limit < 0 && q.Offset == 0 {
+			page = base.Joins(detailJoins)
+		} else {
+			sub := base.Select("s.*").Order(order).Offset(q.Offset)
+			if q.Limit > 0 {
+				sub = sub.Limit(q.Limit)
+			}
+			page = d.gorm.WithContext(ctx).Table("(?) AS s", sub).Joins(ownerJoin).Joins(detailJoins)
+		}
+		if err := page.Select(viewCols).Order(order).Find(&rows).Error; err != nil {
+			return nil, 0, err
+		}
 	}
 	out := make([]server.View, len(rows))
 	idx := make(map[int64]int, len(rows))
@@ -358,4 +378,20 @@ func (v *Views) SetPowerStatus(ctx context.Context, serverID int64, status strin
 // SetBMCStatus records what the poller saw of a BMC.
 func (v *Views) SetBMCStatus(ctx context.Context, bmcID int64, status, info string) error {
 	return v.db.gorm.WithContext(ctx).Exec(`UPDATE ipmis SET status = ?, status_info = ? WHERE id = ?`, status, info, bmcID).Error
+}
+
+// SetOutletStatuses records the outlets of a PDU; nil means the PDU did not
+// answer, so every outlet is unknown.
+func (v *Views) SetOutletStatuses(ctx context.Context, pduID int64, statuses map[int]string) error {
+	return v.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if statuses == nil {
+			return tx.Exec(`UPDATE pdu_ports SET power_status = 'unknown' WHERE pdu_id = ?`, pduID).Error
+		}
+		for n, s := range statuses {
+			if err := tx.Exec(`UPDATE pdu_ports SET power_status = ? WHERE pdu_id = ? AND identity = ?`, s, pduID, fmt.Sprint(n)).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

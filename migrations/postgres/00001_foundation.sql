@@ -187,7 +187,8 @@ CREATE TABLE servers (
     created_at     TIMESTAMPTZ NOT NULL,
     updated_at     TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX servers_owner ON servers(owner_id);
+-- (owner_id, is_new) also covers the count of the free-server list (owner_email IS null AND is_new EQ false).
+CREATE INDEX servers_owner ON servers(owner_id, is_new);
 CREATE INDEX servers_location ON servers(location_id);
 CREATE INDEX servers_rack ON servers(rack_id);
 CREATE INDEX servers_configuration ON servers(configuration);
