@@ -90,11 +90,49 @@ func decodeBody(c *gin.Context, dst any) error {
 				}
 			}
 		}
-		if err := json.Unmarshal(v, fv.Addr().Interface()); err != nil {
+		if hasNUL(v) { // PostgreSQL cannot store NUL in text
+			return fault.Invalid(k, "must not contain NUL characters")
+		}
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.DisallowUnknownFields() // inside objects too (settings, macros)
+		if err := dec.Decode(fv.Addr().Interface()); err != nil {
+			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return fault.Invalid(k, "has an unknown field %s", name)
+			}
 			return fault.Invalid(k, "must be %s", describe(fv.Type()))
 		}
 	}
 	return nil
+}
+
+// hasNUL reports a \u0000 escape in a JSON value (a raw NUL byte is not
+// valid JSON in the first place).
+func hasNUL(v []byte) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		if i+5 < len(v) && v[i+1] == 'u' && string(v[i+2:i+6]) == "0000" {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
+}
+
+// screenRequest refuses, before any routing or lookup, a body declared
+// larger than 1 MiB on any route (413; decodeBody also stops bodies of
+// unknown length) and a path holding a NUL byte, which no object has (404).
+func screenRequest(c *gin.Context) {
+	if c.Request.ContentLength > maxBody {
+		fail(c, &fault.Error{Kind: fault.KindTooLarge, Msg: "request body is larger than 1 MiB"})
+		return
+	}
+	if strings.ContainsRune(c.Request.URL.Path, 0) {
+		fail(c, &fault.Error{Kind: fault.KindNotFound, Msg: "no such object"})
+		return
+	}
+	c.Next()
 }
 
 // collectFields maps json names to field index paths, flattening embedded
