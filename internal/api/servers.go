@@ -23,7 +23,7 @@ func scope(c *gin.Context) server.Scope {
 func (a *API) serverRoutes(g *gin.RouterGroup) {
 	s := g.Group("/server")
 	s.GET("", a.listServers)
-	s.GET("/configuration", a.configurations)
+	s.GET("/configuration", adminOnly, a.configurations) // free counts cover servers a @user does not own
 	s.GET("/:id", a.getServer)
 	s.GET("/:id/ip", a.serverIPs)
 	s.POST("", adminOnly, a.createServer)
