@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/dcimd/dcimd/internal/auth"
+	"github.com/dcimd/dcimd/internal/fault"
+	"github.com/dcimd/dcimd/internal/listq"
 )
 
 type userBody struct {
@@ -101,9 +104,37 @@ func (a *API) deleteUser(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if err := a.keepLastAdmin(c.Request.Context(), id); err != nil {
+		fail(c, err)
+		return
+	}
 	if err := a.auth.DeleteUser(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
 	idJSON(c, http.StatusOK, id)
+}
+
+// keepLastAdmin refuses to delete the last active admin, as an edit refuses
+// to demote or disable it: nobody could manage the installation after.
+func (a *API) keepLastAdmin(ctx context.Context, id int64) error {
+	u, err := a.auth.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !u.IsAdmin() || u.State != auth.StateActive {
+		return nil
+	}
+	str := func(f, v string) listq.Node {
+		return &listq.Compare{Field: f, Op: "EQ", Value: listq.Value{Kind: listq.KindString, Str: v}}
+	}
+	_, n, err := a.auth.ListUsers(ctx, listq.Query{Where: &listq.Binary{Op: "AND",
+		Left: str("role", auth.RoleAdmin), Right: str("state", auth.StateActive)}, Limit: 0})
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return fault.Conflict("user %d is the last admin", id)
+	}
+	return nil
 }

@@ -7,7 +7,19 @@ import (
 	"github.com/dcimd/dcimd/internal/fault"
 )
 
-const maxName = 255
+const (
+	maxName  = 255
+	maxURL   = 2048
+	maxInt32 = 1<<31 - 1 // INTEGER columns on PostgreSQL
+)
+
+// checkLen bounds a free-text field.
+func checkLen(field, v string, max int) error {
+	if len(v) > max {
+		return fault.Invalid(field, "must be at most %d characters", max)
+	}
+	return nil
+}
 
 func checkName(field, v string) error {
 	if strings.TrimSpace(v) == "" {
@@ -45,7 +57,10 @@ func (l *Location) Validate() error {
 	if err := checkName("name", l.Name); err != nil {
 		return err
 	}
-	if l.Userspace < 1 {
+	if err := checkLen("geolocation", l.Geolocation, maxName); err != nil {
+		return err
+	}
+	if l.Userspace < 1 || l.Userspace > maxInt32 {
 		return fault.Invalid("userspace", "must be a positive id")
 	}
 	return nil
@@ -65,6 +80,9 @@ func (r *Rack) Validate() error {
 // Validate checks a platform.
 func (p *Platform) Validate() error {
 	if err := checkName("name", p.Name); err != nil {
+		return err
+	}
+	if err := checkLen("type", p.Type, maxName); err != nil {
 		return err
 	}
 	return checkRange("size", p.Size, 1, 100)
@@ -93,6 +111,12 @@ func (a *SNMPAccess) validate() error {
 	}
 	if err := checkOneOf("snmp_version", a.Version, "v1", "v2c", "v3"); err != nil {
 		return err
+	}
+	for _, f := range []struct{ name, v string }{{"snmp_community", string(a.Community)}, {"snmp_v3_user", a.V3User},
+		{"snmp_auth_password", string(a.AuthPass)}, {"snmp_priv_password", string(a.PrivPass)}} {
+		if err := checkLen(f.name, f.v, maxName); err != nil {
+			return err
+		}
 	}
 	if a.Version == "v3" {
 		if a.V3User == "" {
@@ -150,8 +174,14 @@ func (p *SwitchPort) Validate() error {
 	if err := checkPortStatus("oper_status", p.OperStatus); err != nil {
 		return err
 	}
-	if p.Speed < 0 {
-		return fault.Invalid("speed", "must not be negative")
+	if err := checkLen("name", p.Name, maxName); err != nil {
+		return err
+	}
+	if err := checkLen("description", p.Description, maxName); err != nil {
+		return err
+	}
+	if p.Speed < 0 || p.Speed > maxInt32 {
+		return fault.Invalid("speed", "must be between 0 and %d (Mbit/s)", maxInt32)
 	}
 	return nil
 }
@@ -173,6 +203,9 @@ func (p *PDU) Validate() error {
 // Validate checks a PDU outlet.
 func (p *PDUPort) Validate() error {
 	if err := checkName("identity", p.Identity); err != nil {
+		return err
+	}
+	if err := checkLen("name", p.Name, maxName); err != nil {
 		return err
 	}
 	return checkOneOf("power_status", p.PowerStatus, StatusUp, StatusDown, StatusUnknown)
@@ -201,7 +234,7 @@ func (b *BMC) Validate() error {
 	if len(b.Password) > 20 {
 		return fault.Invalid("password", "must be at most 20 characters (IPMI limit)")
 	}
-	return nil
+	return checkLen("web_url", b.WebURL, maxURL)
 }
 
 // Validate checks an OS template record.
@@ -217,6 +250,16 @@ func (t *OSTemplate) Validate() error {
 	}
 	if !t.EFI && !t.Legacy {
 		return fault.Invalid("efi", "a template must support EFI, legacy boot or both")
+	}
+	for _, f := range []struct{ name, v string }{{"kernel", t.Kernel}, {"initrd", t.Initrd}, {"image", t.Image}} {
+		if err := checkLen(f.name, f.v, maxURL); err != nil {
+			return err
+		}
+	}
+	for _, tag := range t.Tags {
+		if err := checkLen("tags", tag, maxName); err != nil {
+			return err
+		}
 	}
 	for _, m := range t.Macros {
 		if m.Name == "" {
