@@ -15,6 +15,10 @@ build:
 run: build
 	./$(BIN) serve
 
+## lab: build and start dcimd with a simulated datacenter (BMCs, PDUs, inventory) on the same database
+lab: build
+	./$(BIN) lab
+
 ## deps: install the Debian packages the tests need (quiet when present)
 deps:
 	@./scripts/test-deps.sh

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dcimd/dcimd/internal/app"
 	"github.com/dcimd/dcimd/internal/config"
+	"github.com/dcimd/dcimd/internal/lab"
 )
 
 func main() {
@@ -43,6 +44,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return app.Serve(ctx, cfg, app.NewLogger(cfg, stderr), stdout)
 		}})
+
+	var labServers int
+	labCmd := &cobra.Command{Use: "lab", Short: "run the daemon with a simulated datacenter (BMCs, PDUs, inventory)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			return lab.Run(ctx, cfg, app.NewLogger(cfg, stderr), stdout, lab.Options{Servers: labServers})
+		}}
+	labCmd.Flags().IntVar(&labServers, "servers", lab.DefaultServers, "number of simulated servers")
+	root.AddCommand(labCmd)
 
 	mig := &cobra.Command{Use: "migrate", Short: "apply database migrations", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
