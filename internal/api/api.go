@@ -162,8 +162,8 @@ func and(n listq.Node, field string, id int64) listq.Node {
 	return &listq.Binary{Op: "AND", Left: c, Right: n}
 }
 
-func listJSON[T any](c *gin.Context, items []T, size int, conv func(*T) gin.H) {
-	out := make([]gin.H, len(items))
+func listJSON[T, J any](c *gin.Context, items []T, size int, conv func(*T) J) {
+	out := make([]J, len(items))
 	for i := range items {
 		out[i] = conv(&items[i])
 	}

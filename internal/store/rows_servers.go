@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"reflect"
 	"time"
 
 	"github.com/dcimd/dcimd/internal/listq"
@@ -37,13 +38,41 @@ func jsonText(v any) (string, error) {
 }
 
 func fromJSONText(s string, v any) error {
-	if s == "" {
+	if s == "" || emptyJSON(s, v) {
 		return nil
 	}
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		return fmt.Errorf("decode stored json: %w", err)
 	}
 	return nil
+}
+
+// emptyJSON decodes the empty object or list (most stored status_info,
+// perform_info and diag_error values) into a map or slice as json.Unmarshal
+// would, without the decoder: a full server list has tens of thousands.
+func emptyJSON(s string, v any) bool {
+	if s != "{}" && s != "[]" {
+		return false
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	switch e := rv.Elem(); {
+	case s == "{}" && e.Kind() == reflect.Map:
+		if e.IsNil() {
+			e.Set(reflect.MakeMap(e.Type()))
+		}
+		return true
+	case s == "[]" && e.Kind() == reflect.Slice:
+		if e.IsNil() {
+			e.Set(reflect.MakeSlice(e.Type(), 0, 0))
+		} else {
+			e.SetLen(0)
+		}
+		return true
+	}
+	return false
 }
 
 func newOSTemplates(d *DB) *table[server.OSTemplate, osTemplateRow] {

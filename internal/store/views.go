@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -187,13 +188,38 @@ type outletViewRow struct {
 	PDUName     string `gorm:"column:pdu_name"`
 }
 
+// scanRows runs q and hands each row to scan: for the batches of a full list
+// (two IPs and two ports per server), where gorm's reflective Scan costs more
+// than the database.
+func scanRows(q *gorm.DB, scan func(*sql.Rows) error) error {
+	rows, err := q.Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // attach loads the IPs, switch ports and PDU outlet of a chunk of servers.
 func (d *DB) attach(ctx context.Context, ids []int64, out []server.View, idx map[int64]int) error {
 	g := d.gorm.WithContext(ctx)
 	var ips []ipViewRow
-	if err := g.Raw(`SELECT i.id, i.name, i.family, i.domain, i.status, i.status_info, i.server_id, i.ipnet_id,
+	if err := scanRows(g.Raw(`SELECT i.id, i.name, i.family, i.domain, i.status, i.status_info, i.server_id, i.ipnet_id,
 		n.gateway AS gateway, n.name AS network FROM ips i JOIN ipnets n ON n.id = i.ipnet_id
-		WHERE i.server_id IN ? ORDER BY i.id`, ids).Scan(&ips).Error; err != nil {
+		WHERE i.server_id IN ? ORDER BY i.id`, ids), func(rs *sql.Rows) error {
+		var r ipViewRow
+		err := rs.Scan(&r.ID, &r.Name, &r.Family, &r.Domain, &r.Status, &r.StatusInfo, &r.ServerID, &r.IPNetID, &r.Gateway, &r.Network)
+		if err != nil {
+			return err
+		}
+		ips = append(ips, r)
+		return nil
+	}); err != nil {
 		return fmt.Errorf("load server ips: %w", err)
 	}
 	for _, r := range ips {
@@ -206,10 +232,19 @@ func (d *DB) attach(ctx context.Context, ids []int64, out []server.View, idx map
 		out[i].IPs = append(out[i].IPs, ip)
 	}
 	var ports []portViewRow
-	if err := g.Raw(`SELECT c.id, c.server_id, c.switch_port_id, c.is_ipmi_connection, c.do_not_collect_traffic,
+	if err := scanRows(g.Raw(`SELECT c.id, c.server_id, c.switch_port_id, c.is_ipmi_connection, c.do_not_collect_traffic,
 		p.switch_id, p.description, p.admin_status, p.oper_status
 		FROM server_switch_connections c JOIN switch_ports p ON p.id = c.switch_port_id
-		WHERE c.server_id IN ? ORDER BY c.id`, ids).Scan(&ports).Error; err != nil {
+		WHERE c.server_id IN ? ORDER BY c.id`, ids), func(rs *sql.Rows) error {
+		var r portViewRow
+		err := rs.Scan(&r.ID, &r.ServerID, &r.SwitchPortID, &r.IsIPMIConnection, &r.DoNotCollectTraffic, &r.SwitchID,
+			&r.Description, &r.AdminStatus, &r.OperStatus)
+		if err != nil {
+			return err
+		}
+		ports = append(ports, r)
+		return nil
+	}); err != nil {
 		return fmt.Errorf("load switch connections: %w", err)
 	}
 	for _, r := range ports {
