@@ -2,7 +2,7 @@
 # Installs the Debian packages that the test suite starts as real peers.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
-pkgs=(postgresql-15 snmpd snmp openipmi ipmitool)
+pkgs=(postgresql-15 snmpd snmp openipmi ipmitool python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,7 +13,10 @@ echo "installing test dependencies: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The tests start their own throwaway clusters; the packaged one is not needed.
-if command -v systemctl >/dev/null && systemctl is-active -q postgresql 2>/dev/null; then
-  $SUDO systemctl stop postgresql || true
+# The tests start their own throwaway peers on free loopback ports; the
+# packaged services are not needed (and snmpd would sit on udp/161).
+if command -v systemctl >/dev/null; then
+  for svc in postgresql snmpd; do
+    systemctl is-active -q "$svc" 2>/dev/null && { $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; }
+  done
 fi
