@@ -205,6 +205,10 @@ var envVars = []envVar{
 	{"DCIMD_TOKEN_TTL", dur(func(c *Config) *time.Duration { return &c.Auth.TokenTTL })},
 	{"DCIMD_SHUTDOWN_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.HTTP.ShutdownTimeout })},
 	{"DCIMD_DB_MAX_OPEN_CONNS", integer(func(c *Config) *int { return &c.DB.MaxOpenConns })},
+	{"DCIMD_TASKS_ATTEMPT_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Tasks.AttemptTimeout })},
+	{"DCIMD_TASKS_RESCUE_AFTER", dur(func(c *Config) *time.Duration { return &c.Tasks.RescueAfter })},
+	{"DCIMD_POWER_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Power.PollInterval })},
+	{"DCIMD_POWER_CALL_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Power.CallTimeout })},
 }
 
 func applyEnv(cfg *Config, getenv func(string) string) error {

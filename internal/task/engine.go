@@ -95,7 +95,7 @@ func (e *Engine) Submit(ctx context.Context, req Request) (Task, error) {
 	e.mu.RLock()
 	q := e.queue
 	e.mu.RUnlock()
-	err := q.Enqueue(ctx, &t, JobOptions{MaxAttempts: k.MaxAttempts})
+	err := q.Enqueue(ctx, &t, JobOptions{MaxAttempts: k.MaxAttempts + crashAttempts})
 	if errors.Is(err, fault.ErrBusy) && req.ServerID != nil {
 		return Task{}, e.busy(ctx, *req.ServerID)
 	}
@@ -185,6 +185,13 @@ func markOpenSteps(t *Task, status string, at time.Time) {
 	}
 }
 
+// crashAttempts are runs River allows a job beyond its kind's MaxAttempts.
+// River counts a run cut short by a dead process (kill -9, power loss) as
+// an attempt, and its rescuer discards a job that has none left, with
+// nothing to end the task; so River's limit is only a budget for crashes,
+// and the engine fails a task itself after MaxAttempts failed runs.
+const crashAttempts = 3
+
 // Args is River's job: run our task TaskID.
 type Args struct {
 	TaskID int64 `json:"task_id"`
@@ -208,7 +215,7 @@ func (w *Worker) Timeout(*river.Job[Args]) time.Duration { return w.timeout }
 
 // Work runs one attempt of a task.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	return w.e.work(ctx, job.Args.TaskID, job.Attempt, job.MaxAttempts)
+	return w.e.work(ctx, job.Args.TaskID, job.Attempt)
 }
 
 // PublicMessage is the text of err that may be shown to clients.

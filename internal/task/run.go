@@ -56,6 +56,8 @@ func (r *Run) Step(ctx context.Context, name string, timeout time.Duration, fn f
 	switch {
 	case err == nil:
 		st.Status = "ok"
+	case timedOut(ctx):
+		st.Status, st.Info = "fail", "the attempt timed out"
 	case ctx.Err() != nil:
 		st.Status, st.Info = "canceled", "interrupted"
 	default:
@@ -95,8 +97,10 @@ func (r *Run) save(ctx context.Context) error {
 	return r.e.store.SaveProgress(ctx, r.Task)
 }
 
-// work runs one attempt of task id (called by the River worker).
-func (e *Engine) work(ctx context.Context, id int64, attempt, maxAttempts int) error {
+// work runs one attempt of task id (called by the River worker). The
+// kind's MaxAttempts bounds the runs; an attempt beyond it (the previous
+// one died with its process) still runs, and its failure is final.
+func (e *Engine) work(ctx context.Context, id int64, attempt int) error {
 	t, err := e.store.GetTask(ctx, id)
 	if err != nil {
 		return fmt.Errorf("load task %d: %w", id, err)
@@ -108,6 +112,7 @@ func (e *Engine) work(ctx context.Context, id int64, attempt, maxAttempts int) e
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no handler for task kind %q", t.Name))
 	}
+	maxAttempts := max(k.MaxAttempts, 1)
 	log := e.log.With("task_id", t.ID, "task", t.Name, "server_id", deref(t.ServerID), "attempt", attempt)
 	now := e.now().UTC()
 	t.Status, t.Attempt, t.UpdatedAt = Running, attempt, now
@@ -115,7 +120,7 @@ func (e *Engine) work(ctx context.Context, id int64, attempt, maxAttempts int) e
 		t.StartedAt = &now
 	}
 	if attempt > 1 {
-		t.StatusInfo = fmt.Sprintf("attempt %d of %d", attempt, maxAttempts)
+		t.StatusInfo = fmt.Sprintf("attempt %d of %d", attempt, max(attempt, maxAttempts))
 	}
 	if err := e.store.SaveProgress(ctx, &t); err != nil {
 		return err
@@ -133,11 +138,8 @@ func (e *Engine) work(ctx context.Context, id int64, attempt, maxAttempts int) e
 	case errors.Is(err, ErrEnded):
 		log.Info("task ended elsewhere (canceled)")
 		return river.JobCancel(err)
-	case ctx.Err() != nil:
-		// Canceled by request (the row already says so) or the process is
-		// stopping: River retries it, and it resumes from its last step.
-		log.Info("task interrupted", "err", err)
-		return err
+	case ctx.Err() != nil || timedOut(ctx):
+		return e.interrupted(ctx, &t, err, attempt, maxAttempts, log)
 	case power.IsTransient(err) && attempt < maxAttempts:
 		t.StatusInfo = fmt.Sprintf("attempt %d of %d failed, retrying: %s", attempt, maxAttempts, PublicMessage(err))
 		log.Warn("task attempt failed", "err", err)
@@ -150,6 +152,48 @@ func (e *Engine) work(ctx context.Context, id int64, attempt, maxAttempts int) e
 		e.finish(ctx, &t, "fail: "+t.Error)
 		return river.JobCancel(err)
 	}
+}
+
+// interrupted ends an attempt whose context ended. Canceled by request:
+// the row already says so. Timed out (the worker's attempt timeout): like
+// a transient failure, retried, and final on the last attempt, since River
+// then discards the job and nothing else would end the task. Stopped with
+// the process: snoozed, so it runs again at once on another replica or on
+// the next start, resuming from its last completed step, without spending
+// an attempt.
+func (e *Engine) interrupted(ctx context.Context, t *Task, err error, attempt, maxAttempts int, log *slog.Logger) error {
+	bg := context.WithoutCancel(ctx)
+	if cur, gerr := e.store.GetTask(bg, t.ID); gerr == nil && cur.Status.Final() {
+		log.Info("task ended elsewhere (canceled)", "err", err)
+		return river.JobCancel(err)
+	}
+	if !timedOut(ctx) {
+		log.Info("task interrupted; it runs again", "err", err)
+		return river.JobSnooze(0)
+	}
+	const msg = "timed out: the attempt took longer than tasks.attempt_timeout"
+	if attempt < maxAttempts {
+		t.StatusInfo = fmt.Sprintf("attempt %d of %d failed, retrying: %s", attempt, maxAttempts, msg)
+		log.Warn("task attempt timed out", "err", err)
+		_ = e.store.SaveProgress(bg, t)
+		return err
+	}
+	end := e.now().UTC()
+	t.Status, t.FinishedAt, t.Error, t.StatusInfo = Fail, &end, msg, msg
+	markOpenSteps(t, "fail", end)
+	log.Warn("task failed: attempt timed out", "err", err)
+	e.finish(ctx, t, "fail: "+msg)
+	return river.JobCancel(err)
+}
+
+// timedOut reports an attempt past its deadline; the clock counts too, as
+// a device call may see the deadline pass just before ctx's own timer.
+func timedOut(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func (e *Engine) finish(ctx context.Context, t *Task, result string) {
