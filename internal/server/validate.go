@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 
@@ -194,10 +195,38 @@ func (p *PDU) Validate() error {
 	if err := p.SNMP.validate(); err != nil {
 		return err
 	}
-	if err := checkName("profile", p.Profile); err != nil {
+	if err := checkOneOf("profile", p.Profile, PDUProfileAPCRack, PDUProfileAPCSwitched, PDUProfileGeneric, "apc"); err != nil {
 		return err
 	}
+	if p.Profile == PDUProfileGeneric {
+		if err := p.OIDs.validate(); err != nil {
+			return err
+		}
+	}
 	return checkOptRange("unit", p.Unit, 1, 100)
+}
+
+var oidPattern = regexp.MustCompile(`^\.?[0-9]+(\.[0-9]+)*(\.%d)?$`)
+
+// validate checks the OIDs of a generic PDU: a status column and a way to
+// switch (one control column, or per-command objects).
+func (o *PDUOIDs) validate() error {
+	if o.StatusOID == "" {
+		return fault.Invalid("generic_oids", "status_oid is required for the generic profile")
+	}
+	if o.ControlOID == "" && (o.OnOID == "" || o.OffOID == "") {
+		return fault.Invalid("generic_oids", "control_oid (or on_oid and off_oid) is required for the generic profile")
+	}
+	for name, v := range map[string]string{"status_oid": o.StatusOID, "control_oid": o.ControlOID, "on_oid": o.OnOID,
+		"off_oid": o.OffOID, "reboot_oid": o.RebootOID} {
+		if v != "" && (len(v) > 255 || !oidPattern.MatchString(v)) {
+			return fault.Invalid("generic_oids", "%s %q is not a numeric OID (like .1.3.6.1.4.1.318.1.1.12.3.3.1.1.4 or ...4.%%d)", name, v)
+		}
+	}
+	if o.StatusOn == o.StatusOff {
+		return fault.Invalid("generic_oids", "status_on and status_off must differ")
+	}
+	return nil
 }
 
 // Validate checks a PDU outlet.

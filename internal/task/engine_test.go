@@ -166,3 +166,52 @@ func TestEngine(t *testing.T) {
 		}
 	})
 }
+
+func TestPruneKeepsRunningTasks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		hold := make(chan struct{})
+		r := newRig(t, db,
+			task.Kind{Name: "quick", Run: func(ctx context.Context, run *task.Run) error { return nil }},
+			task.Kind{Name: "hold", Exclusive: true, Run: func(ctx context.Context, run *task.Run) error {
+				return run.Step(ctx, "hold", 20*time.Second, func(ctx context.Context) error {
+					select {
+					case <-hold:
+					case <-ctx.Done():
+					}
+					return nil
+				})
+			}})
+		ctx := context.Background()
+		done, err := r.eng.Submit(ctx, task.Request{Kind: "quick"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.wait(t, done.ID)
+		sid := r.server
+		running, err := r.eng.Submit(ctx, task.Request{Kind: "hold", ServerID: &sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			tk, _ := db.Tasks().GetTask(ctx, running.ID)
+			if tk.Status == task.Running {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// A negative age puts the cutoff in the future: every finished task is old enough.
+		n, err := r.eng.Prune(ctx, -time.Hour)
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want the one finished task", n, err)
+		}
+		if _, err := db.Tasks().GetTask(ctx, done.ID); !errors.Is(err, fault.ErrNotFound) {
+			t.Fatalf("finished task still there: %v", err)
+		}
+		if tk, err := db.Tasks().GetTask(ctx, running.ID); err != nil || tk.Status.Final() {
+			t.Fatalf("running task pruned or ended: %+v %v", tk, err)
+		}
+		close(hold)
+		r.wait(t, running.ID)
+	})
+}
