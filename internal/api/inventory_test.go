@@ -115,7 +115,7 @@ func (s invSetup) specs() []invSpec {
 			edit: map[string]any{"description": "new description", "admin_status": "down"}},
 		{name: "pdu", coll: "/pdu", key: "name", keys: invNames("pdu"),
 			secrets: []string{"snmp_community"}, has: []string{"has_snmp_community"},
-			edit: map[string]any{"profile": "raritan"}, nullable: []string{"location_id", "rack_id", "unit"}},
+			edit: map[string]any{"profile": "apc-spdu"}, nullable: []string{"location_id", "rack_id", "unit"}},
 		{name: "pdu port", coll: "/pdu/" + id(s.pdu) + "/port", key: "name", keys: invNames("outlet"),
 			edit: map[string]any{"identity": "42"}},
 		{name: "ipmi", coll: "/ipmi", key: "address", keys: [3]string{"10.9.0.1", "10.9.0.2", "10.9.0.3"},

@@ -250,7 +250,7 @@ func roleCases(t *testing.T, e *env, f fixture, x roleExtra) []roleCase {
 		{route: "GET /api/dci/v3/pdu", want: admin},
 		{route: "POST /api/dci/v3/pdu", body: map[string]any{"name": "pdu2", "address": "127.0.0.3"}, want: admin},
 		{route: "GET /api/dci/v3/pdu/:id", args: s(f.pdu), want: admin},
-		{route: "POST /api/dci/v3/pdu/:id", args: s(f.pdu), body: map[string]any{"profile": "raritan"}, want: admin},
+		{route: "POST /api/dci/v3/pdu/:id", args: s(f.pdu), body: map[string]any{"profile": "apc-spdu"}, want: admin},
 		{route: "GET /api/dci/v3/pdu/:id/port", args: s(f.pdu), want: admin},
 		{route: "POST /api/dci/v3/pdu/:id/port", args: s(f.pdu), body: map[string]any{"identity": "24"}, want: admin},
 		{route: "GET /api/dci/v3/pdu/:id/port/:item_id", args: s(f.pdu, f.outlet), want: admin},
