@@ -46,8 +46,11 @@ type PruneTasksWorker struct {
 	Log       *slog.Logger
 }
 
-// Work prunes.
+// Work fails orphaned tasks and prunes old ones.
 func (w *PruneTasksWorker) Work(ctx context.Context, _ *river.Job[PruneTasksArgs]) error {
+	if _, err := w.Engine.FailOrphans(ctx); err != nil {
+		return err
+	}
 	n, err := w.Engine.Prune(ctx, w.Retention)
 	if n > 0 {
 		w.Log.Info("old tasks pruned", "count", n)
@@ -56,10 +59,10 @@ func (w *PruneTasksWorker) Work(ctx context.Context, _ *river.Job[PruneTasksArgs
 }
 
 // Periodic returns the periodic jobs: the power poll (when interval > 0)
-// and the hourly task pruning.
+// and the task sweep (orphans failed, old tasks pruned) every 5 minutes.
 func Periodic(pollInterval time.Duration) []*river.PeriodicJob {
 	once := &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-	jobs := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+	jobs := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return PruneTasksArgs{}, once }, &river.PeriodicJobOpts{RunOnStart: true})}
 	if pollInterval > 0 {
 		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(pollInterval),

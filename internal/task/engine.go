@@ -170,6 +170,16 @@ func (e *Engine) Prune(ctx context.Context, age time.Duration) (int64, error) {
 	return e.store.PruneTasks(ctx, e.now().Add(-age))
 }
 
+// FailOrphans fails tasks the job runner has given up on, so that no task
+// says running forever and no server stays busy.
+func (e *Engine) FailOrphans(ctx context.Context) (int64, error) {
+	n, err := e.store.FailOrphans(ctx, e.now())
+	if n > 0 {
+		e.log.Warn("orphaned tasks failed", "count", n)
+	}
+	return n, err
+}
+
 func deref(p *int64) int64 {
 	if p == nil {
 		return 0

@@ -215,3 +215,56 @@ func TestPruneKeepsRunningTasks(t *testing.T) {
 		r.wait(t, running.ID)
 	})
 }
+
+func TestFailOrphans(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		hold := make(chan struct{})
+		r := newRig(t, db, task.Kind{Name: "hold", Exclusive: true, Run: func(ctx context.Context, run *task.Run) error {
+			return run.Step(ctx, "hold", 20*time.Second, func(ctx context.Context) error {
+				select {
+				case <-hold:
+				case <-ctx.Done():
+				}
+				return nil
+			})
+		}})
+		ctx := context.Background()
+		sid := r.server
+		live, err := r.eng.Submit(ctx, task.Request{Kind: "hold", ServerID: &sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour).UTC()
+		// An orphan: running, no job behind it (its job was discarded and cleaned).
+		if _, err := db.SQL().ExecContext(ctx, rebind(db, `INSERT INTO tasks (name, exclusive, status, created_at, updated_at)
+			VALUES ('hold', false, 'running', ?, ?)`), old, old); err != nil {
+			t.Fatal(err)
+		}
+		// The live task looks idle too, but its job still runs: it must stay.
+		if _, err := db.SQL().ExecContext(ctx, rebind(db, `UPDATE tasks SET updated_at = ? WHERE id = ?`), old, live.ID); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) { // the live task's job must be fetched first
+			tk, _ := db.Tasks().GetTask(ctx, live.ID)
+			if tk.Status == task.Running {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := db.SQL().ExecContext(ctx, rebind(db, `UPDATE tasks SET updated_at = ? WHERE id = ?`), old, live.ID); err != nil {
+			t.Fatal(err)
+		}
+		n, err := r.eng.FailOrphans(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("FailOrphans = %d, %v; want 1", n, err)
+		}
+		if tk, _ := db.Tasks().GetTask(ctx, live.ID); tk.Status.Final() {
+			t.Fatalf("a task whose job runs was failed: %+v", tk)
+		}
+		close(hold)
+		if done := r.wait(t, live.ID); done.Status != task.Complete {
+			t.Fatalf("live task ended %s", done.Status)
+		}
+	})
+}

@@ -74,6 +74,8 @@ type Store interface {
 	ActiveTask(ctx context.Context, serverID int64) (Task, bool, error)
 	// PruneTasks deletes final tasks that finished before the cutoff.
 	PruneTasks(ctx context.Context, before time.Time) (int64, error)
+	// FailOrphans fails unfinished tasks whose job the runner no longer has.
+	FailOrphans(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Queue puts tasks into the job runner.
