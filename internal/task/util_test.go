@@ -25,4 +25,3 @@ func rebind(db interface{ IsPostgres() bool }, q string) string {
 	}
 	return string(b)
 }
-
