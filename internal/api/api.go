@@ -35,6 +35,7 @@ type Deps struct {
 	Tasks          *task.Engine
 	TaskReader     TaskReader
 	Power          *power.Service
+	IPAM           IPAM // networks, pools, allocation; nil leaves /ip/v3/ipnet, /ippool and server/{id}/ip writes out
 	Log            *slog.Logger
 	SecureCookie   bool
 	TrustedProxies []string
@@ -52,13 +53,14 @@ type API struct {
 	tasks      *task.Engine
 	taskReader TaskReader
 	power      *power.Service
+	ipam       IPAM
 }
 
 // New builds the gin engine with every route.
 func New(d Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	a := &API{auth: d.Auth, inv: d.Inventory, ips: d.IPs, db: d.DB, log: d.Log, secure: d.SecureCookie,
-		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power}
+		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power, ipam: d.IPAM}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -119,6 +121,9 @@ func (a *API) routes(g *gin.RouterGroup) {
 
 	ip := g.Group("/ip/v3", a.authn)
 	ip.GET("/ip", a.listIPmgr)
+	if a.ipam != nil {
+		a.ipamRoutes(ip, dci)
+	}
 }
 
 // idParam parses a numeric path parameter; garbage is a 404 like any

@@ -104,6 +104,7 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 	psvc := power.NewService(paths, power.Options{FallbackToPDU: !o.noFallback, PDUResetWait: o.pduResetWait, Log: log})
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: o.stepTimeout, MaxAttempts: o.maxAttempts})
+	ops.RegisterIP(eng, db.IPAM(), o.maxAttempts)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, eng.NewWorker(o.attemptTimeout))
@@ -121,7 +122,7 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 			t.Fatal(err)
 		}
 	}
-	h, err := New(Deps{Auth: as, Inventory: inv, IPs: db.IPs(), DB: db, Tasks: eng, TaskReader: db.Tasks(), Power: psvc, Log: quiet})
+	h, err := New(Deps{Auth: as, Inventory: inv, IPs: db.IPs(), DB: db, Tasks: eng, TaskReader: db.Tasks(), Power: psvc, IPAM: db.IPAM(), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,446 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/dcimd/dcimd/internal/fault"
+	"github.com/dcimd/dcimd/internal/ipam"
+	"github.com/dcimd/dcimd/internal/ops"
+	"github.com/dcimd/dcimd/internal/task"
+)
+
+// IPAM manages networks, pools and addresses (store.IPAM).
+type IPAM interface {
+	CreateNet(ctx context.Context, n *ipam.Net) error
+	GetNet(ctx context.Context, id int64) (ipam.Net, error)
+	ListNets(ctx context.Context, userspace int64) ([]ipam.Net, error)
+	DeleteNet(ctx context.Context, id int64) error
+	CreatePool(ctx context.Context, p *ipam.Pool, ranges []string) error
+	AddRange(ctx context.Context, poolID int64, s string) (ipam.PoolRange, error)
+	DeleteRange(ctx context.Context, poolID, rangeID int64) error
+	GetPool(ctx context.Context, id int64) (ipam.Pool, error)
+	ListPools(ctx context.Context) ([]ipam.Pool, error)
+	DeletePool(ctx context.Context, id int64) error
+	PlacePools(ctx context.Context, rackID, locationID *int64) (rack, location, public []int64, err error)
+	Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error)
+	GetIP(ctx context.Context, id int64) (ipam.IP, error)
+	SetStatus(ctx context.Context, id int64, status, info string) error
+	Release(ctx context.Context, id int64) error
+	// Edits.
+	UpdateNetFields(ctx context.Context, id int64, gateway, vlan, note *string) (ipam.Net, error)
+	UpdatePool(ctx context.Context, id int64, name, note *string, isPublic *bool) (ipam.Pool, error)
+}
+
+func (a *API) ipamRoutes(ip, dci *gin.RouterGroup) {
+	adm := ip.Group("", adminOnly)
+	adm.GET("/ipnet", a.listNets)
+	adm.POST("/ipnet", a.createNet)
+	adm.GET("/ipnet/:id", a.getNet)
+	adm.POST("/ipnet/:id", a.editNet)
+	adm.DELETE("/ipnet/:id", a.deleteNet)
+	adm.GET("/ippool", a.listPools)
+	adm.POST("/ippool", a.createPool)
+	adm.GET("/ippool/:id", a.getPool)
+	adm.POST("/ippool/:id", a.editPool)
+	adm.DELETE("/ippool/:id", a.deletePool)
+	adm.POST("/ippool/:id/range", a.addRange)
+	adm.DELETE("/ippool/:id/range/:rid", a.deleteRange)
+	if a.tasks != nil {
+		dci.POST("/server/:id/ip", a.allocateServerIP)
+		dci.POST("/server/:id/ip/:ip_id", a.removeServerIP)
+	}
+}
+
+func netJSON(n *ipam.Net) gin.H {
+	parent := int64(0)
+	if n.Parent != nil {
+		parent = *n.Parent
+	}
+	return gin.H{"id": n.ID, "name": n.Name, "family": family(n.Family), "mask": n.PrefixLen, "gateway": n.Gateway,
+		"userspace": n.Userspace, "vlan": n.VLAN, "note": n.Note, "type": n.Type, "parent": parent,
+		"size": n.Size, "using_ip": n.Using, "total_ip": n.Total}
+}
+
+func poolJSON(p *ipam.Pool) gin.H {
+	ranges := make([]gin.H, len(p.Ranges))
+	for i, r := range p.Ranges {
+		ranges[i] = gin.H{"id": r.ID, "name": r.Name, "ipnet": r.NetID, "family": family(r.Family)}
+	}
+	return gin.H{"id": p.ID, "name": p.Name, "userspace": p.Userspace, "note": p.Note, "is_public": p.IsPublic,
+		"using_ip": p.Using, "using_ipv4": p.Using4, "using_ipv6": p.Using6,
+		"total_ip": p.Total, "total_ipv4": p.Total4, "total_ipv6": p.Total6, "ranges": ranges}
+}
+
+func (a *API) listNets(c *gin.Context) {
+	var us int64
+	if s := c.Query("userspace"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v <= 0 {
+			fail(c, fault.Invalid("userspace", "must be a positive number"))
+			return
+		}
+		us = v
+	}
+	ns, err := a.ipam.ListNets(c.Request.Context(), us)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	listJSON(c, ns, len(ns), netJSON)
+}
+
+type netBody struct {
+	Name      string  `json:"name"`
+	Gateway   *string `json:"gateway"`
+	VLAN      *string `json:"vlan"`
+	Note      *string `json:"note"`
+	Userspace int64   `json:"userspace"`
+	Type      string  `json:"type"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (a *API) createNet(c *gin.Context) {
+	var b netBody
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if b.Name == "" {
+		fail(c, fault.Invalid("name", "is required (a network in CIDR form)"))
+		return
+	}
+	if b.Userspace < 0 {
+		fail(c, fault.Invalid("userspace", "must be a positive number"))
+		return
+	}
+	n := ipam.Net{Name: b.Name, Gateway: deref(b.Gateway), VLAN: deref(b.VLAN), Note: deref(b.Note), Userspace: b.Userspace, Type: b.Type}
+	if err := a.ipam.CreateNet(c.Request.Context(), &n); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, n.ID)
+}
+
+func (a *API) getNet(c *gin.Context) {
+	id, ok := idParam(c, "id", "network")
+	if !ok {
+		return
+	}
+	n, err := a.ipam.GetNet(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, netJSON(&n))
+}
+
+func (a *API) editNet(c *gin.Context) {
+	id, ok := idParam(c, "id", "network")
+	if !ok {
+		return
+	}
+	var b struct {
+		Gateway *string `json:"gateway"`
+		VLAN    *string `json:"vlan"`
+		Note    *string `json:"note"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if _, err := a.ipam.UpdateNetFields(c.Request.Context(), id, b.Gateway, b.VLAN, b.Note); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+func (a *API) deleteNet(c *gin.Context) {
+	id, ok := idParam(c, "id", "network")
+	if !ok {
+		return
+	}
+	if err := a.ipam.DeleteNet(c.Request.Context(), id); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+func (a *API) listPools(c *gin.Context) {
+	ps, err := a.ipam.ListPools(c.Request.Context())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	listJSON(c, ps, len(ps), poolJSON)
+}
+
+func (a *API) createPool(c *gin.Context) {
+	var b struct {
+		Name      string   `json:"name"`
+		Note      *string  `json:"note"`
+		IsPublic  bool     `json:"is_public"`
+		Userspace int64    `json:"userspace"`
+		Ranges    []string `json:"ranges"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if b.Userspace < 0 {
+		fail(c, fault.Invalid("userspace", "must be a positive number"))
+		return
+	}
+	p := ipam.Pool{Name: b.Name, Note: deref(b.Note), IsPublic: b.IsPublic, Userspace: b.Userspace}
+	if err := a.ipam.CreatePool(c.Request.Context(), &p, b.Ranges); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, p.ID)
+}
+
+func (a *API) getPool(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	p, err := a.ipam.GetPool(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, poolJSON(&p))
+}
+
+func (a *API) editPool(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	var b struct {
+		Name     *string `json:"name"`
+		Note     *string `json:"note"`
+		IsPublic *bool   `json:"is_public"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if _, err := a.ipam.UpdatePool(c.Request.Context(), id, b.Name, b.Note, b.IsPublic); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+func (a *API) deletePool(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	if err := a.ipam.DeletePool(c.Request.Context(), id); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+func (a *API) addRange(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	var b struct {
+		Name string `json:"name"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if b.Name == "" {
+		fail(c, fault.Invalid("name", `is required ("first-last" or a CIDR)`))
+		return
+	}
+	r, err := a.ipam.AddRange(c.Request.Context(), id, b.Name)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, r.ID)
+}
+
+func (a *API) deleteRange(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	rid, ok := idParam(c, "rid", "pool range")
+	if !ok {
+		return
+	}
+	if err := a.ipam.DeleteRange(c.Request.Context(), id, rid); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, rid)
+}
+
+// allocateServerIP reserves an address for a server at once (status
+// allocating) and queues ip_allocate, which marks it ok. With no address,
+// network or pool given, the rack's pools, then the location's, then the
+// public ones are tried in turn.
+func (a *API) allocateServerIP(c *gin.Context) {
+	id, ok := a.visibleServer(c)
+	if !ok {
+		return
+	}
+	var b struct {
+		Domain        string `json:"domain"`
+		Family        string `json:"family"`
+		IPName        string `json:"ip_name"`
+		IPNet         int64  `json:"ip_net"`
+		IPPool        int64  `json:"ip_pool"`
+		SetAsMainIPv4 bool   `json:"set_as_main_ipv4"`
+		Userspace     int64  `json:"userspace"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	fam := 0
+	switch b.Family {
+	case "ipv4", "4":
+		fam = 4
+	case "ipv6", "6":
+		fam = 6
+	case "":
+		if b.IPName == "" {
+			fail(c, fault.Invalid("family", `is required: "ipv4" or "ipv6"`))
+			return
+		}
+	default:
+		fail(c, fault.Invalid("family", `must be "ipv4" or "ipv6"`))
+		return
+	}
+	if b.IPNet < 0 || b.IPPool < 0 || b.Userspace < 0 {
+		fail(c, fault.Invalid("ip_net", "ids must be positive"))
+		return
+	}
+	if (b.IPName != "" && (b.IPNet != 0 || b.IPPool != 0)) || (b.IPNet != 0 && b.IPPool != 0) {
+		fail(c, fault.Invalid("ip_name", "give at most one of ip_name, ip_net and ip_pool"))
+		return
+	}
+	if b.SetAsMainIPv4 && (fam == 6 || strings.Contains(b.IPName, ":")) {
+		fail(c, fault.Invalid("set_as_main_ipv4", "an IPv6 address cannot be the main IPv4 address"))
+		return
+	}
+	ctx := c.Request.Context()
+	req := ipam.Alloc{Userspace: b.Userspace, Family: fam, Name: b.IPName, NetID: b.IPNet, PoolID: b.IPPool, ServerID: &id,
+		Domain: b.Domain, Status: ipam.StatusAllocating, SetMain: b.SetAsMainIPv4}
+	var (
+		ip  ipam.IP
+		err error
+	)
+	if req.Name != "" || req.NetID != 0 || req.PoolID != 0 {
+		ip, err = a.ipam.Allocate(ctx, req)
+	} else {
+		ip, err = a.allocateDefault(ctx, id, req)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	p := mustPrincipal(c)
+	t, err := a.tasks.Submit(ctx, task.Request{Kind: ops.KindIPAllocate, ServerID: &id, Params: map[string]any{"ip_id": ip.ID},
+		UserID: &p.User.ID, UserEmail: p.User.Email})
+	if err != nil {
+		if rerr := a.ipam.Release(context.WithoutCancel(ctx), ip.ID); rerr != nil {
+			logger(c).Error("release address after a failed submit", "ip", ip.ID, "err", rerr)
+		}
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": ip.ID, "task": t.ID})
+}
+
+func (a *API) allocateDefault(ctx context.Context, serverID int64, req ipam.Alloc) (ipam.IP, error) {
+	s, err := a.inv.Servers.Get(ctx, serverID)
+	if err != nil {
+		return ipam.IP{}, err
+	}
+	rack, loc, pub, err := a.ipam.PlacePools(ctx, s.RackID, s.LocationID)
+	if err != nil {
+		return ipam.IP{}, err
+	}
+	seen := map[int64]bool{}
+	for _, group := range [][]int64{rack, loc, pub} {
+		for _, pid := range group {
+			if seen[pid] {
+				continue
+			}
+			seen[pid] = true
+			r := req
+			r.PoolID = pid
+			ip, err := a.ipam.Allocate(ctx, r)
+			if err == nil {
+				return ip, nil
+			}
+			if !errors.Is(err, fault.ErrConflict) {
+				return ipam.IP{}, err
+			}
+		}
+	}
+	return ipam.IP{}, fault.Conflict("no pool of server %d (rack, location or public) has a free IPv%d address", serverID, req.Family)
+}
+
+// removeServerIP marks the address deleting and queues ip_remove.
+func (a *API) removeServerIP(c *gin.Context) {
+	id, ok := a.visibleServer(c)
+	if !ok {
+		return
+	}
+	ipID, ok := idParam(c, "ip_id", "ip")
+	if !ok {
+		return
+	}
+	var b struct{}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	ip, err := a.ipam.GetIP(ctx, ipID)
+	if err == nil && (ip.ServerID == nil || *ip.ServerID != id) {
+		err = fault.NotFound("ip", ipID)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if err := a.ipam.SetStatus(ctx, ipID, ipam.StatusDeleting, ""); err != nil {
+		fail(c, err)
+		return
+	}
+	p := mustPrincipal(c)
+	t, err := a.tasks.Submit(ctx, task.Request{Kind: ops.KindIPRemove, ServerID: &id, Params: map[string]any{"ip_id": ipID},
+		UserID: &p.User.ID, UserEmail: p.User.Email})
+	if err != nil {
+		_ = a.ipam.SetStatus(context.WithoutCancel(ctx), ipID, ip.Status, "")
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": ipID, "task": t.ID})
+}
