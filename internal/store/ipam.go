@@ -36,13 +36,15 @@ type netRow struct {
 	Note      string
 	Userspace int64
 	Type      string
+	FreeHint  string
 }
 
 // parsed is a network row with its prefix and gateway read.
 type parsed struct {
 	netRow
-	p  netip.Prefix
-	gw netip.Addr
+	p    netip.Prefix
+	gw   netip.Addr
+	hint netip.Addr // all allocatable addresses below it are stored
 }
 
 func parseNet(r netRow) (parsed, error) {
@@ -53,6 +55,9 @@ func parseNet(r netRow) (parsed, error) {
 	out := parsed{netRow: r, p: p.Masked()}
 	if r.Gateway != "" {
 		out.gw, _ = netip.ParseAddr(r.Gateway)
+	}
+	if r.FreeHint != "" {
+		out.hint, _ = ipam.FromKey(r.FreeHint, r.Family)
 	}
 	return out, nil
 }
@@ -90,7 +95,7 @@ func sizeOf(rs []ipam.Range) *big.Int {
 	return n
 }
 
-const netCols = "id, name, family, prefix_len, gateway, vlan, note, userspace, type"
+const netCols = "id, name, family, prefix_len, gateway, vlan, note, userspace, type, free_hint"
 
 func (m *IPAM) loadNets(tx *gorm.DB, where string, args ...any) ([]parsed, error) {
 	var rows []netRow
@@ -738,6 +743,64 @@ func (m *IPAM) findFree(tx *gorm.DB, netID int64, family int, r ipam.Range) (net
 	}
 }
 
+// allocIn finds the lowest free address of n (within a pool range when
+// within is valid), starting at the network's hint, and moves the hint on
+// when everything below the answer is known to be stored: the cost of an
+// allocation then stays flat as the network fills.
+func (m *IPAM) allocIn(tx *gorm.DB, n parsed, within ipam.Range) (netip.Addr, bool, error) {
+	spans := n.allocatable(within)
+	whole, ok := ipam.Usable(n.p)
+	if !ok {
+		return netip.Addr{}, false, nil
+	}
+	h := whole.First
+	if n.hint.IsValid() && whole.First.Less(n.hint) {
+		h = n.hint
+	}
+	if h == n.gw {
+		h = h.Next()
+	}
+	newHint := h
+	var found netip.Addr
+	for _, span := range spans {
+		st := span.First
+		if st.Less(h) {
+			st = h
+		}
+		if span.Last.Less(st) {
+			continue
+		}
+		atHint := st == h
+		x, ok, err := m.findFree(tx, n.ID, n.Family, ipam.Range{First: st, Last: span.Last})
+		if err != nil {
+			return netip.Addr{}, false, err
+		}
+		if ok {
+			found = x
+			if atHint {
+				newHint = x.Next()
+			}
+			break
+		}
+		if atHint {
+			h = span.Last.Next()
+			if h.IsValid() && h == n.gw {
+				h = h.Next()
+			}
+			if !h.IsValid() {
+				break
+			}
+			newHint = h
+		}
+	}
+	if newHint.IsValid() && newHint != n.hint && (!n.hint.IsValid() || n.hint.Less(newHint)) {
+		if err := tx.Exec(`UPDATE ipnets SET free_hint = ? WHERE id = ?`, ipam.Key(newHint), n.ID).Error; err != nil {
+			return netip.Addr{}, false, err
+		}
+	}
+	return found, found.IsValid(), nil
+}
+
 // Allocate stores one address: the exact one asked for, or the lowest free
 // one of a network or a pool. Exhaustion and a taken address are conflicts;
 // nothing is stored then.
@@ -819,15 +882,12 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 			if err := m.backfill(tx, []int64{net.ID}); err != nil {
 				return err
 			}
-			for _, r := range net.allocatable(ipam.Range{}) {
-				x, ok, err := m.findFree(tx, net.ID, net.Family, r)
-				if err != nil {
-					return err
-				}
-				if ok {
-					addr = x
-					break
-				}
+			x, ok, err := m.allocIn(tx, net, ipam.Range{})
+			if err != nil {
+				return err
+			}
+			if ok {
+				addr = x
 			}
 			if !addr.IsValid() {
 				return fault.Conflict("network %s has no free address", net.Name)
@@ -868,15 +928,13 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 				if i < 0 || nets[i].Type != ipam.TypeActive {
 					continue
 				}
-				for _, span := range nets[i].allocatable(r.rng()) {
-					x, ok, err := m.findFree(tx, nets[i].ID, nets[i].Family, span)
-					if err != nil {
-						return err
-					}
-					if ok {
-						addr, net = x, nets[i]
-						break search
-					}
+				x, ok, err := m.allocIn(tx, nets[i], r.rng())
+				if err != nil {
+					return err
+				}
+				if ok {
+					addr, net = x, nets[i]
+					break search
 				}
 			}
 			if !addr.IsValid() {
@@ -961,12 +1019,26 @@ func (m *IPAM) Release(ctx context.Context, id int64) error {
 		if err := tx.Exec(`UPDATE servers SET main_ipv6 = NULL WHERE main_ipv6 = ?`, id).Error; err != nil {
 			return err
 		}
+		var rows []struct {
+			IpnetID int64 `gorm:"column:ipnet_id"`
+			Name    string
+		}
+		if err := tx.Table("ips").Select("ipnet_id, name").Where("id = ?", id).Find(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return fault.NotFound("ip", id)
+		}
 		res := tx.Exec(`DELETE FROM ips WHERE id = ?`, id)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return fault.NotFound("ip", id)
+		}
+		if a, err := netip.ParseAddr(rows[0].Name); err == nil {
+			k := ipam.Key(a.Unmap())
+			return tx.Exec(`UPDATE ipnets SET free_hint = ? WHERE id = ? AND free_hint > ?`, k, rows[0].IpnetID, k).Error
 		}
 		return nil
 	})

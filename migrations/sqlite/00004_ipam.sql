@@ -5,6 +5,9 @@
 -- locations and racks.
 ALTER TABLE ips ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX ips_ipnet_key ON ips(ipnet_id, sort_key);
+-- Every allocatable address of the network below this key is stored, so
+-- the search for the lowest free one starts here ('' = at the start).
+ALTER TABLE ipnets ADD COLUMN free_hint TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE ippools (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,3 +53,4 @@ DROP TABLE ippool_ranges;
 DROP TABLE ippools;
 DROP INDEX ips_ipnet_key;
 ALTER TABLE ips DROP COLUMN sort_key;
+ALTER TABLE ipnets DROP COLUMN free_hint;

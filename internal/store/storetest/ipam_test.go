@@ -193,6 +193,28 @@ func TestIPAMPools(t *testing.T) {
 		if ip.Name != "203.0.113.2" || ip6.Name != "2001:db8:9::1" {
 			t.Fatalf("pool addresses %s %s", ip.Name, ip6.Name)
 		}
+		// The network's own search skips what the pool took, and a
+		// released address comes back first.
+		ip3, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n4.ID})
+		f.must(err, "net after pool")
+		hi := ipam.Pool{Name: "high"}
+		f.must(m.CreatePool(f.ctx, &hi, []string{"203.0.113.200-203.0.113.210"}), "high pool")
+		ipHi, err := m.Allocate(f.ctx, ipam.Alloc{PoolID: hi.ID})
+		f.must(err, "high pool allocation")
+		ip4, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n4.ID})
+		f.must(err, "net after high pool")
+		if ip3.Name != "203.0.113.3" || ipHi.Name != "203.0.113.200" || ip4.Name != "203.0.113.4" {
+			t.Fatalf("addresses %s %s %s", ip3.Name, ipHi.Name, ip4.Name)
+		}
+		f.must(m.Release(f.ctx, ip3.ID), "release .3")
+		f.must(m.Release(f.ctx, ip4.ID), "release .4")
+		f.must(m.Release(f.ctx, ipHi.ID), "release .200")
+		f.must(m.DeletePool(f.ctx, hi.ID), "delete high pool")
+		if again, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n4.ID}); err != nil || again.Name != "203.0.113.3" {
+			t.Fatalf("after release: %v %v", again.Name, err)
+		} else {
+			f.must(m.Release(f.ctx, again.ID), "release again")
+		}
 		got, _ := m.GetPool(f.ctx, p.ID)
 		if got.Using4 != "1" || got.Using6 != "1" || got.Using != "2" {
 			t.Fatalf("pool counts %+v", got)
