@@ -66,7 +66,7 @@ func newEnv(t *testing.T, db *store.DB, opts ...func(*auth.Options)) *env {
 	if _, err := as.EnsureAdmin(context.Background(), adminEmail, adminPass); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Deps{Auth: as, Inventory: server.NewService(db.Inventory()), IPs: db.IPs(), DB: db,
+	h, err := New(Deps{Auth: as, Inventory: server.NewService(db.Inventory()), IPs: db.IPs(), DB: db, IPAM: db.IPAM(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

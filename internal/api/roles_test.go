@@ -77,6 +77,7 @@ type roleExtra struct {
 	delLocation, delRack, delPlatform, delChassis, delSwitch, delPort, delPDU, delOutlet, delBMC int64
 	delOSTemplate, delServer, delUser, conn                                                      int64
 	ipA, ipB, ipFree                                                                             int64
+	ipnet, delNet, pool, delPool, delRange                                                       int64
 }
 
 func roleSetup(t *testing.T, e *env, f fixture) roleExtra {
@@ -128,6 +129,11 @@ func roleSetup(t *testing.T, e *env, f fixture) roleExtra {
 	x.ipA = ip("192.0.2.10", itoa(f.servers[0]))
 	x.ipB = ip("192.0.2.11", itoa(f.servers[1]))
 	x.ipFree = ip("192.0.2.12", "NULL")
+	x.ipnet = net
+	x.delNet = e.create("/api/ip/v3/ipnet", map[string]any{"name": "198.51.100.0/24"})
+	x.pool = e.create("/api/ip/v3/ippool", map[string]any{"name": "pool1", "ranges": []string{"192.0.2.100-192.0.2.110"}})
+	x.delPool = e.create("/api/ip/v3/ippool", map[string]any{"name": "pool-del", "ranges": []string{"192.0.2.120-192.0.2.130"}})
+	x.delRange = e.create("/api/ip/v3/ippool/"+itoa(x.pool)+"/range", map[string]any{"name": "192.0.2.140-192.0.2.150"})
 	return x
 }
 
@@ -264,7 +270,21 @@ func roleCases(t *testing.T, e *env, f fixture, x roleExtra) []roleCase {
 		{route: "GET /api/dci/v3/os_template/:id", args: s(x.osTemplate), want: admin},
 		{route: "POST /api/dci/v3/os_template/:id", args: s(x.osTemplate), body: map[string]any{"efi": false}, want: admin},
 
+		// IP address management
+		{route: "GET /api/ip/v3/ipnet", want: admin},
+		{route: "POST /api/ip/v3/ipnet", body: map[string]any{"name": "203.0.113.0/24", "gateway": "203.0.113.1"}, want: admin},
+		{route: "GET /api/ip/v3/ipnet/:id", args: s(x.ipnet), want: admin},
+		{route: "POST /api/ip/v3/ipnet/:id", args: s(x.ipnet), body: map[string]any{"note": "edited"}, want: admin},
+		{route: "GET /api/ip/v3/ippool", want: admin},
+		{route: "POST /api/ip/v3/ippool", body: map[string]any{"name": "pool2", "is_public": true}, want: admin},
+		{route: "GET /api/ip/v3/ippool/:id", args: s(x.pool), want: admin},
+		{route: "POST /api/ip/v3/ippool/:id", args: s(x.pool), body: map[string]any{"note": "edited"}, want: admin},
+		{route: "POST /api/ip/v3/ippool/:id/range", args: s(x.pool), body: map[string]any{"name": "192.0.2.200-192.0.2.210"}, want: admin},
+
 		// deletions, last
+		{route: "DELETE /api/ip/v3/ippool/:id/range/:rid", args: s(x.pool, x.delRange), want: admin},
+		{route: "DELETE /api/ip/v3/ippool/:id", args: s(x.delPool), want: admin},
+		{route: "DELETE /api/ip/v3/ipnet/:id", args: s(x.delNet), want: admin},
 		{route: "DELETE /api/dci/v3/server/:id/owner", args: s(x.spare), want: admin},
 		{route: "DELETE /api/dci/v3/server/:id/switch_connection/:cid", args: s(x.spare, x.conn), want: admin},
 		{route: "DELETE /api/dci/v3/server/:id/pdu_connection", args: s(x.spare), want: admin},
@@ -286,7 +306,7 @@ func roleCases(t *testing.T, e *env, f fixture, x roleExtra) []roleCase {
 // roleRegistered lists the engine's routes as "METHOD path".
 func roleRegistered(t *testing.T, e *env) map[string]bool {
 	t.Helper()
-	h, err := New(Deps{Auth: e.auth, Inventory: server.NewService(e.db.Inventory()), IPs: e.db.IPs(), DB: e.db})
+	h, err := New(Deps{Auth: e.auth, Inventory: server.NewService(e.db.Inventory()), IPs: e.db.IPs(), DB: e.db, IPAM: e.db.IPAM()})
 	if err != nil {
 		t.Fatal(err)
 	}
