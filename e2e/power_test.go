@@ -6,96 +6,15 @@ package e2e
 
 import (
 	"fmt"
-	"net"
+	"github.com/dcimd/dcimd/internal/testutil/udpproxy"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dcimd/dcimd/internal/testutil/ipmisim"
 )
-
-// answerDelay relays UDP to a BMC on 127.0.0.1 and holds every answer back
-// for delay: a BMC that answers, slowly.
-type answerDelay struct {
-	conn     *net.UDPConn
-	upstream *net.UDPAddr
-	delay    time.Duration
-	requests atomic.Int64
-
-	mu    sync.Mutex
-	flows map[string]*net.UDPConn
-	wg    sync.WaitGroup
-}
-
-func startAnswerDelay(t *testing.T, upstreamPort int, delay time.Duration) *answerDelay {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &answerDelay{conn: c, upstream: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: upstreamPort}, delay: delay,
-		flows: map[string]*net.UDPConn{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		p.conn.Close()
-		p.mu.Lock()
-		for _, up := range p.flows {
-			up.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *answerDelay) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
-
-func (p *answerDelay) serve() {
-	defer p.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, addr, err := p.conn.ReadFromUDP(buf)
-		if err != nil {
-			return
-		}
-		p.requests.Add(1)
-		p.mu.Lock()
-		up, ok := p.flows[addr.String()]
-		if !ok {
-			if up, err = net.DialUDP("udp", nil, p.upstream); err != nil {
-				p.mu.Unlock()
-				continue
-			}
-			p.flows[addr.String()] = up
-			p.wg.Add(1)
-			go p.answer(up, addr)
-		}
-		p.mu.Unlock()
-		_, _ = up.Write(buf[:n])
-	}
-}
-
-func (p *answerDelay) answer(up *net.UDPConn, client *net.UDPAddr) {
-	defer p.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, err := up.Read(buf)
-		if err != nil {
-			if strings.Contains(err.Error(), "use of closed") {
-				return
-			}
-			continue // ICMP refusals
-		}
-		msg := append([]byte(nil), buf[:n]...)
-		time.Sleep(p.delay)
-		_, _ = p.conn.WriteToUDP(msg, client)
-	}
-}
 
 // killHard sends SIGKILL to the daemon's PID and waits until it is reaped;
 // the cleanup then has nothing to stop.
@@ -180,7 +99,7 @@ func killMidTask(t *testing.T, dbURL string) {
 	sim := ipmisim.Start(t, ipmisim.Options{PoweredOn: true})
 	// Every answer 300ms late: a power_reset (session setup, status, reset,
 	// status) takes a few seconds, under the attempt timeout set below.
-	slow := startAnswerDelay(t, sim.Port, 300*time.Millisecond)
+	slow := udpproxy.Start(t, sim.Port, 300*time.Millisecond)
 	env := []string{"DCIMD_POWER_POLL_INTERVAL=0"}
 	if dbURL != "" {
 		// PostgreSQL: a job left running by a dead process is rescued
@@ -193,7 +112,7 @@ func killMidTask(t *testing.T, dbURL string) {
 	admin := newClient(t, first).as(token)
 	sid := id(t, "POST /server", admin.expect(http.MethodPost, "/api/dci/v3/server", map[string]any{"name": "kill-9"}, http.StatusOK))
 	admin.expect(http.MethodPost, "/api/dci/v3/ipmi", map[string]any{"server_id": sid, "address": "127.0.0.1",
-		"port": slow.port(), "user": sim.User, "password": sim.Password, "type": "IPMI v2(lanplus)", "cipher_suite": 3}, http.StatusOK)
+		"port": slow.Port(), "user": sim.User, "password": sim.Password, "type": "IPMI v2(lanplus)", "cipher_suite": 3}, http.StatusOK)
 
 	tid := powerTask(t, admin, sid, "power_reset")
 	waitTask(t, admin, tid, "running its first step", 30*time.Second, func(tk map[string]any) bool {
@@ -213,7 +132,7 @@ func killMidTask(t *testing.T, dbURL string) {
 	}
 	first.killHard()
 	t.Logf("killed pid %d while task %d ran; the BMC had seen %d requests and %d resets",
-		first.cmd.Process.Pid, tid, slow.requests.Load(), sim.Resets())
+		first.cmd.Process.Pid, tid, slow.Requests(), sim.Resets())
 
 	second := startDaemon(t, cfg)
 	admin = newClient(t, second).as(token)

@@ -9,15 +9,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/dcimd/dcimd/internal/testutil/udpproxy"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -497,117 +496,6 @@ func (te *taskEnv) checkIdle(serverID int64, taskIDs ...int64) {
 
 // ---- peers: UDP BMCs that drop or delay ----
 
-// pwSilent is a "BMC" that reads every datagram and never answers.
-type pwSilent struct {
-	conn     *net.UDPConn
-	received atomic.Int64
-}
-
-func startSilentBMC(t *testing.T) *pwSilent {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &pwSilent{conn: c}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			if _, _, err := c.ReadFromUDP(buf); err != nil {
-				return
-			}
-			s.received.Add(1)
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return s
-}
-
-func (s *pwSilent) port() int { return s.conn.LocalAddr().(*net.UDPAddr).Port }
-
-// pwProxy relays UDP to a BMC on 127.0.0.1 and holds every answer back
-// for delay: a BMC that is slow, but answers.
-type pwProxy struct {
-	conn     *net.UDPConn
-	upstream *net.UDPAddr
-	delay    time.Duration
-	requests atomic.Int64
-
-	mu    sync.Mutex
-	flows map[string]*net.UDPConn
-	wg    sync.WaitGroup
-}
-
-func startDelayProxy(t *testing.T, upstreamPort int, delay time.Duration) *pwProxy {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pwProxy{conn: c, upstream: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: upstreamPort}, delay: delay,
-		flows: map[string]*net.UDPConn{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		p.conn.Close()
-		p.mu.Lock()
-		for _, up := range p.flows {
-			up.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *pwProxy) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
-
-func (p *pwProxy) serve() {
-	defer p.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, addr, err := p.conn.ReadFromUDP(buf)
-		if err != nil {
-			return
-		}
-		p.requests.Add(1)
-		p.mu.Lock()
-		up, ok := p.flows[addr.String()]
-		if !ok {
-			if up, err = net.DialUDP("udp", nil, p.upstream); err != nil {
-				p.mu.Unlock()
-				continue
-			}
-			p.flows[addr.String()] = up
-			p.wg.Add(1)
-			go p.answer(up, addr)
-		}
-		p.mu.Unlock()
-		_, _ = up.Write(buf[:n])
-	}
-}
-
-func (p *pwProxy) answer(up *net.UDPConn, client *net.UDPAddr) {
-	defer p.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, err := up.Read(buf)
-		if err != nil {
-			if strings.Contains(err.Error(), "use of closed") {
-				return
-			}
-			continue
-		}
-		msg := append([]byte(nil), buf[:n]...)
-		// Each answer is held back on its own, so answers keep their order
-		// and a slow BMC still answers every request.
-		time.Sleep(p.delay)
-		_, _ = p.conn.WriteToUDP(msg, client)
-	}
-}
-
 // ---- tests ----
 
 var pwInterfaces = []struct {
@@ -767,9 +655,9 @@ func TestPowerBusyForceAndCancel(t *testing.T) {
 			te := root.forT(t)
 			sim := ipmisim.Start(t, ipmisim.Options{})
 			// Every answer 500ms late: a power_on takes several seconds.
-			slow := startDelayProxy(t, sim.Port, 500*time.Millisecond)
+			slow := udpproxy.Start(t, sim.Port, 500*time.Millisecond)
 			sid := te.server("busy", 0)
-			te.simBMC(sid, sim, slow.port(), server.IPMILanplus)
+			te.simBMC(sid, sim, slow.Port(), server.IPMILanplus)
 
 			first := te.power(te.admin, sid, "power_on", nil)
 			te.waitRunning(first)
@@ -815,14 +703,14 @@ func TestPowerBusyForceAndCancel(t *testing.T) {
 		t.Run("cancel", func(t *testing.T) {
 			t.Parallel()
 			te := root.forT(t)
-			bmc := startSilentBMC(t)
+			bmc := udpproxy.StartSilent(t)
 			sid := te.server("cancel", 0)
-			te.bmc(sid, bmc.port(), "admin", "secret", server.IPMILanplus)
+			te.bmc(sid, bmc.Port(), "admin", "secret", server.IPMILanplus)
 
 			id := te.power(te.admin, sid, "power_on", nil)
 			te.waitRunning(id)
-			if bmc.received.Load() == 0 {
-				te.waitTask(id, "talking to the BMC", 10*time.Second, func(map[string]any) bool { return bmc.received.Load() > 0 })
+			if bmc.Received() == 0 {
+				te.waitTask(id, "talking to the BMC", 10*time.Second, func(map[string]any) bool { return bmc.Received() > 0 })
 			}
 			r := te.must(http.StatusOK, "POST", "/api/dci/v3/task/"+itoa(id)+"/cancel", te.admin, nil)
 			if pwNum(r.Body["task"]) != id {
@@ -845,9 +733,9 @@ func TestPowerBusyForceAndCancel(t *testing.T) {
 			te.checkIdle(sid, id, next)
 			// With both jobs finished, nothing talks to the BMC any more
 			// (a running call would resend within its 10s call timeout).
-			n := bmc.received.Load()
+			n := bmc.Received()
 			time.Sleep(3 * time.Second)
-			if m := bmc.received.Load(); m != n {
+			if m := bmc.Received(); m != n {
 				t.Errorf("the BMC got %d more datagrams after the tasks were canceled", m-n)
 			}
 		})
@@ -873,9 +761,9 @@ func TestPowerFaults(t *testing.T) {
 		t.Run("silent BMC", func(t *testing.T) {
 			t.Parallel()
 			te := root.forT(t)
-			bmc := startSilentBMC(t)
+			bmc := udpproxy.StartSilent(t)
 			sid := te.server("silent", 0)
-			te.bmc(sid, bmc.port(), "admin", "secret", server.IPMILanplus)
+			te.bmc(sid, bmc.Port(), "admin", "secret", server.IPMILanplus)
 			id := te.power(te.admin, sid, "power_on", nil)
 			// The first attempt fails and is retried...
 			te.waitTask(id, "retrying", 30*time.Second, func(tk map[string]any) bool {
@@ -887,7 +775,7 @@ func TestPowerFaults(t *testing.T) {
 			// ...and the second is final.
 			tk := te.waitEnd(id, task.Fail)
 			info := fmt.Sprint(tk["status_info"])
-			if pwNum(tk["attempt"]) != 2 || !strings.Contains(info, "bmc 127.0.0.1:"+strconv.Itoa(bmc.port())) ||
+			if pwNum(tk["attempt"]) != 2 || !strings.Contains(info, "bmc 127.0.0.1:"+strconv.Itoa(bmc.Port())) ||
 				!strings.Contains(info, "no answer from the BMC") || tk["error"] != info {
 				t.Errorf("silent BMC: attempt %v, status_info %q, error %q", tk["attempt"], info, tk["error"])
 			}
@@ -920,9 +808,9 @@ func TestPowerFaults(t *testing.T) {
 			te := root.forT(t)
 			sim := ipmisim.Start(t, ipmisim.Options{})
 			// Answers come 1.5s late; the call timeout is 1s.
-			slow := startDelayProxy(t, sim.Port, 1500*time.Millisecond)
+			slow := udpproxy.Start(t, sim.Port, 1500*time.Millisecond)
 			sid := te.server("slow", 0)
-			te.simBMC(sid, sim, slow.port(), server.IPMILanplus)
+			te.simBMC(sid, sim, slow.Port(), server.IPMILanplus)
 			id := te.power(te.admin, sid, "power_on", nil)
 			tk := te.waitEnd(id, task.Fail)
 			info := fmt.Sprint(tk["status_info"])
@@ -971,14 +859,14 @@ func TestPowerFaults(t *testing.T) {
 		t.Run("dead BMC falls back to the PDU", func(t *testing.T) {
 			t.Parallel()
 			te := root.forT(t)
-			bmc := startSilentBMC(t)
+			bmc := udpproxy.StartSilent(t)
 			sid := te.server("fallback", 0)
-			te.bmc(sid, bmc.port(), "admin", "secret", server.IPMILanplus)
+			te.bmc(sid, bmc.Port(), "admin", "secret", server.IPMILanplus)
 			a := pduAgent(te, sid, 5)
 			id := te.power(te.admin, sid, "power_off", nil)
 			tk := te.waitEnd(id, task.Complete)
-			if pwNum(tk["attempt"]) != 1 || bmc.received.Load() == 0 {
-				t.Errorf("fallback: attempt %v, the BMC got %d datagrams", tk["attempt"], bmc.received.Load())
+			if pwNum(tk["attempt"]) != 1 || bmc.Received() == 0 {
+				t.Errorf("fallback: attempt %v, the BMC got %d datagrams", tk["attempt"], bmc.Received())
 			}
 			if got := a.OutletState(5); got != snmppdu.StateOff {
 				t.Errorf("outlet 5 is %s after power_off through the PDU, want off", got)
@@ -1066,12 +954,12 @@ func TestPowerPoller(t *testing.T) {
 		te := newTaskEnv(t, db, taskOpts{})
 		on := ipmisim.Start(t, ipmisim.Options{PoweredOn: true})
 		off := ipmisim.Start(t, ipmisim.Options{})
-		dead := startSilentBMC(t)
+		dead := udpproxy.StartSilent(t)
 		a := snmppdu.Start(t, snmppdu.Options{Off: []int{2}})
 		sOn, sOff, sDead := te.server("poll-on", 0), te.server("poll-off", 0), te.server("poll-dead", 0)
 		te.simBMC(sOn, on, on.Port, server.IPMILanplus)
 		te.simBMC(sOff, off, off.Port, server.IPMIv15)
-		te.bmc(sDead, dead.port(), "admin", "secret", server.IPMILanplus)
+		te.bmc(sDead, dead.Port(), "admin", "secret", server.IPMILanplus)
 		var pduID int64
 		te.pduOutlet(sOn, a, &pduID, 1)
 		te.pduOutlet(sOff, a, &pduID, 2)
@@ -1142,9 +1030,9 @@ func TestPowerAttemptTimeout(t *testing.T) {
 		te := newTaskEnv(t, db, taskOpts{callTimeout: 10 * time.Second, attemptTimeout: 2 * time.Second})
 		sim := ipmisim.Start(t, ipmisim.Options{})
 		// Every answer 600ms late: a power_on needs about 5s, the attempt may take 2s.
-		slow := startDelayProxy(t, sim.Port, 600*time.Millisecond)
+		slow := udpproxy.Start(t, sim.Port, 600*time.Millisecond)
 		sid := te.server("attempt-timeout", 0)
-		te.simBMC(sid, sim, slow.port(), server.IPMILanplus)
+		te.simBMC(sid, sim, slow.Port(), server.IPMILanplus)
 		id := te.power(te.admin, sid, "power_on", nil)
 		tk := te.waitEnd(id, task.Fail)
 		info := fmt.Sprint(tk["status_info"])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dcimd/dcimd/internal/testutil/udpproxy"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,9 +19,9 @@ func TestSilentBMC(t *testing.T) {
 	for _, intf := range []string{InterfaceLan, InterfaceLanplus} {
 		t.Run(intf, func(t *testing.T) {
 			t.Parallel()
-			peer := startSilentBMC(t)
+			peer := udpproxy.StartSilent(t)
 			pool, _ := newTestPool(t, PoolOptions{})
-			b := pool.BMC(Config{Address: "127.0.0.1", Port: portOf(peer.conn), Username: "admin",
+			b := pool.BMC(Config{Address: "127.0.0.1", Port: peer.Port(), Username: "admin",
 				Password: "secret", Interface: intf, CallTimeout: time.Second})
 			var err error
 			timed(t, "State against a silent BMC (CallTimeout 1s)", func() error { _, err = b.State(context.Background()); return err })
@@ -28,7 +29,7 @@ func TestSilentBMC(t *testing.T) {
 			if !errors.As(err, &de) || !de.Transient || !errors.Is(err, ErrNoAnswer) {
 				t.Fatalf("err = %#v, want a transient DeviceError wrapping ErrNoAnswer", err)
 			}
-			t.Logf("operator message: %v; the peer got %d datagrams", err, peer.received.Load())
+			t.Logf("operator message: %v; the peer got %d datagrams", err, peer.Received())
 			if !strings.HasPrefix(err.Error(), "bmc 127.0.0.1:") || !strings.Contains(de.Msg, "no answer") {
 				t.Fatalf("message %q is not clear", err)
 			}
@@ -38,8 +39,8 @@ func TestSilentBMC(t *testing.T) {
 
 func TestNothingListening(t *testing.T) {
 	t.Parallel()
-	c := listenUDP(t)
-	port := portOf(c)
+	c := udpproxy.Listen(t)
+	port := udpproxy.PortOf(c)
 	c.Close() // the kernel now answers with ICMP port unreachable
 	pool, _ := newTestPool(t, PoolOptions{})
 	b := pool.BMC(Config{Address: "127.0.0.1", Port: port, Username: "admin", Password: "secret"})
@@ -53,9 +54,9 @@ func TestNothingListening(t *testing.T) {
 
 func TestCallerCancel(t *testing.T) {
 	t.Parallel()
-	peer := startSilentBMC(t)
+	peer := udpproxy.StartSilent(t)
 	pool, _ := newTestPool(t, PoolOptions{})
-	b := pool.BMC(Config{Address: "127.0.0.1", Port: portOf(peer.conn), Username: "admin", Password: "secret"})
+	b := pool.BMC(Config{Address: "127.0.0.1", Port: peer.Port(), Username: "admin", Password: "secret"})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	var err error
@@ -177,7 +178,7 @@ func TestPoolClosed(t *testing.T) {
 // Not parallel: it counts the process's goroutines.
 func TestNoGoroutineLeak(t *testing.T) {
 	sim := ipmisim.Start(t, ipmisim.Options{})
-	peer := startSilentBMC(t)
+	peer := udpproxy.StartSilent(t)
 	before := runtime.NumGoroutine()
 
 	p := NewPool(PoolOptions{IdleTimeout: 100 * time.Millisecond, MaxPerBMC: 2})
@@ -191,7 +192,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	silent := p.BMC(Config{Address: "127.0.0.1", Port: portOf(peer.conn), Username: "admin", Password: "x", CallTimeout: 400 * time.Millisecond})
+	silent := p.BMC(Config{Address: "127.0.0.1", Port: peer.Port(), Username: "admin", Password: "x", CallTimeout: 400 * time.Millisecond})
 	if _, err := silent.State(ctx); err == nil {
 		t.Fatal("silent BMC answered")
 	}

@@ -1,13 +1,13 @@
 package ipmi
 
-// Test peers: a UDP proxy (counting, optionally slow), a silent BMC and
-// go-ipmi's own BMC server, all on 127.0.0.1.
+// Test peers: go-ipmi's own BMC server on 127.0.0.1 (the UDP proxy and
+// the silent BMC come from internal/testutil/udpproxy).
 
 import (
 	"bytes"
 	"context"
+	"github.com/dcimd/dcimd/internal/testutil/udpproxy"
 	"log/slog"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,140 +22,6 @@ import (
 	"github.com/bougou/go-ipmi/pkg/transport/udp"
 	"github.com/bougou/go-ipmi/pkg/types"
 )
-
-func listenUDP(t testing.TB) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func portOf(c *net.UDPConn) int { return c.LocalAddr().(*net.UDPAddr).Port }
-
-// udpProxy relays datagrams to a BMC, one upstream socket per client
-// socket, so the number of client sockets it saw is the number of go-ipmi
-// clients (sessions and session attempts) that talked to the BMC.
-type udpProxy struct {
-	conn     *net.UDPConn
-	upstream *net.UDPAddr
-	delay    time.Duration
-
-	requests atomic.Int64
-	mu       sync.Mutex
-	flows    map[string]*net.UDPConn
-	wg       sync.WaitGroup
-}
-
-// startProxy relays to 127.0.0.1:upstreamPort; delay holds back every answer.
-func startProxy(t testing.TB, upstreamPort int, delay time.Duration) *udpProxy {
-	t.Helper()
-	p := &udpProxy{
-		conn:     listenUDP(t),
-		upstream: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: upstreamPort},
-		delay:    delay,
-		flows:    make(map[string]*net.UDPConn),
-	}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *udpProxy) Port() int { return portOf(p.conn) }
-
-// Clients counts the distinct client sockets seen.
-func (p *udpProxy) Clients() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.flows)
-}
-
-// Requests counts datagrams from clients to the BMC.
-func (p *udpProxy) Requests() int64 { return p.requests.Load() }
-
-func (p *udpProxy) serve() {
-	defer p.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, addr, err := p.conn.ReadFromUDP(buf)
-		if err != nil {
-			return
-		}
-		p.requests.Add(1)
-		p.mu.Lock()
-		up, ok := p.flows[addr.String()]
-		if !ok {
-			up, err = net.DialUDP("udp", nil, p.upstream)
-			if err != nil {
-				p.mu.Unlock()
-				continue
-			}
-			p.flows[addr.String()] = up
-			p.wg.Add(1)
-			go p.answer(up, addr)
-		}
-		p.mu.Unlock()
-		_, _ = up.Write(buf[:n])
-	}
-}
-
-func (p *udpProxy) answer(up *net.UDPConn, client *net.UDPAddr) {
-	defer p.wg.Done()
-	buf := make([]byte, 4096)
-	for {
-		n, err := up.Read(buf)
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && !ne.Timeout() && !isClosed(err) {
-				continue // ICMP refusals while the BMC restarts
-			}
-			return
-		}
-		if p.delay > 0 {
-			time.Sleep(p.delay)
-		}
-		_, _ = p.conn.WriteToUDP(buf[:n], client)
-	}
-}
-
-func isClosed(err error) bool {
-	return err != nil && bytes.Contains([]byte(err.Error()), []byte("use of closed"))
-}
-
-func (p *udpProxy) stop() {
-	p.conn.Close()
-	p.mu.Lock()
-	for _, up := range p.flows {
-		up.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-// silentBMC reads datagrams and never answers; it counts what it got.
-type silentBMC struct {
-	conn     *net.UDPConn
-	received atomic.Int64
-	done     chan struct{}
-}
-
-func startSilentBMC(t testing.TB) *silentBMC {
-	t.Helper()
-	s := &silentBMC{conn: listenUDP(t), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		buf := make([]byte, 4096)
-		for {
-			if _, _, err := s.conn.ReadFromUDP(buf); err != nil {
-				return
-			}
-			s.received.Add(1)
-		}
-	}()
-	t.Cleanup(func() { s.conn.Close(); <-s.done })
-	return s
-}
 
 // testChassis wraps go-ipmi's mock chassis: resets are counted race-free
 // and a stuck chassis accepts power commands without changing state.
@@ -209,8 +75,8 @@ func startGoBMC(t testing.TB, suites []int, stuck bool) *goBMC {
 	for i, s := range suites {
 		ids[i] = types.CipherSuiteID(s)
 	}
-	conn := listenUDP(t)
-	g.Port = portOf(conn)
+	conn := udpproxy.Listen(t)
+	g.Port = udpproxy.PortOf(conn)
 	srv := server.NewServer(b, udp.Wrap(conn, udp.WithReadTimeout(100*time.Millisecond)), server.WithCipherSuites(ids))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

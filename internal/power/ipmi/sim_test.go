@@ -5,6 +5,7 @@ package ipmi
 import (
 	"context"
 	"errors"
+	"github.com/dcimd/dcimd/internal/testutil/udpproxy"
 	"strings"
 	"sync"
 	"testing"
@@ -151,7 +152,7 @@ func TestSessionReuse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sim := ipmisim.Start(t, ipmisim.Options{PoweredOn: true})
-			proxy := startProxy(t, sim.Port, 0)
+			proxy := udpproxy.Start(t, sim.Port, 0)
 			pool, _ := newTestPool(t, PoolOptions{})
 			b := pool.BMC(simConfig(sim, proxy.Port(), tc.intf))
 			ctx := context.Background()
@@ -191,7 +192,7 @@ func TestConcurrencyCap(t *testing.T) {
 	t.Parallel()
 	sim := ipmisim.Start(t, ipmisim.Options{})
 	// The delay makes calls long enough to overlap if the cap let them.
-	proxy := startProxy(t, sim.Port, 5*time.Millisecond)
+	proxy := udpproxy.Start(t, sim.Port, 5*time.Millisecond)
 	for _, max := range []int{1, 3} {
 		t.Run("MaxPerBMC="+string(rune('0'+max)), func(t *testing.T) {
 			pool, _ := newTestPool(t, PoolOptions{MaxPerBMC: max})
@@ -257,7 +258,7 @@ func TestReconnectAfterBMCRestart(t *testing.T) {
 func TestSlowBMC(t *testing.T) {
 	t.Parallel()
 	sim := ipmisim.Start(t, ipmisim.Options{})
-	proxy := startProxy(t, sim.Port, 250*time.Millisecond)
+	proxy := udpproxy.Start(t, sim.Port, 250*time.Millisecond)
 	pool, _ := newTestPool(t, PoolOptions{})
 	b := pool.BMC(simConfig(sim, proxy.Port(), InterfaceLanplus))
 	ctx := context.Background()
@@ -284,7 +285,7 @@ func TestLoginFailuresOnIPMISim(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sim := ipmisim.Start(t, ipmisim.Options{User: "admin", Password: "right-pass"})
-			proxy := startProxy(t, sim.Port, 0)
+			proxy := udpproxy.Start(t, sim.Port, 0)
 			pool, logs := newTestPool(t, PoolOptions{})
 			cfg := simConfig(sim, proxy.Port(), tc.intf)
 			cfg.Username, cfg.Password = tc.user, secretOf(tc.pass)
