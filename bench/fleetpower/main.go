@@ -39,6 +39,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dcimd/dcimd/bench/internal/benchkit"
 	"io"
 	"log/slog"
 	"os"
@@ -119,7 +120,7 @@ func run(c benchConfig) int {
 	def := config.Default()
 	fmt.Printf("fleet power benchmark: power_reset of %d simulated BMCs (lanplus, 127.0.0.1), MaxPerBMC %d, CallTimeout %v, "+
 		"%s, GOMAXPROCS=%d, load average %s\n", c.n, def.Power.MaxPerBMC, def.Power.CallTimeout, runtime.Version(),
-		runtime.GOMAXPROCS(0), loadavg())
+		runtime.GOMAXPROCS(0), benchkit.LoadAvg())
 	if p, err := exec.LookPath(c.ipmitool); err != nil {
 		fmt.Fprintf(os.Stderr, "ipmitool not found (Debian package ipmitool; `make deps`): %v\n", err)
 		c.ipmitool = ""
@@ -597,7 +598,7 @@ func printTable(w io.Writer, c benchConfig, rs []result) {
 		slices.Sort(ds)
 		return ds[(len(ds)-1)/2]
 	}
-	fmt.Fprintf(w, "\n== results (%d BMCs, %d rounds; load average %s)\n", c.n, c.rounds, loadavg())
+	fmt.Fprintf(w, "\n== results (%d BMCs, %d rounds; load average %s)\n", c.n, c.rounds, benchkit.LoadAvg())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "suite\trun\tmedian ms\tmin ms\tmax ms\tdone ok per round\tresets counted per round\tsessions per round\tipmitool / this\tresult\t")
 	for _, k := range order {
@@ -675,16 +676,3 @@ func errSuffix(err error) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// loadavg is the 1, 5 and 15 minute load average (the machine may be shared).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}

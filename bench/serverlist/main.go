@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dcimd/dcimd/bench/internal/benchkit"
 	"io"
 	"log/slog"
 	"math"
@@ -38,7 +39,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -111,7 +111,7 @@ func run(c config) int {
 	defer stop()
 
 	fmt.Printf("server list benchmark: %d servers (2 IPs, 2 switch connections each), %s, GOMAXPROCS=%d, load average %s\n",
-		c.servers, runtime.Version(), runtime.GOMAXPROCS(0), loadavg())
+		c.servers, runtime.Version(), runtime.GOMAXPROCS(0), benchkit.LoadAvg())
 	var results []result
 	failed := false
 	for _, d := range c.dialects {
@@ -238,10 +238,10 @@ func runDialect(ctx context.Context, c config, dialect string) (_ []result, err 
 	}
 	srv := httptest.NewServer(h) // 127.0.0.1, a free port
 	defer srv.Close()
-	cl := &client{base: srv.URL, hc: &http.Client{Transport: &http.Transport{DisableCompression: true,
-		MaxIdleConnsPerHost: 4}, Timeout: 2 * time.Minute}}
-	defer cl.hc.CloseIdleConnections()
-	if err := cl.login(ctx); err != nil {
+	cl := &client{benchkit.Client{Base: srv.URL, HC: &http.Client{Transport: &http.Transport{DisableCompression: true,
+		MaxIdleConnsPerHost: 4}, Timeout: 2 * time.Minute}}}
+	defer cl.HC.CloseIdleConnections()
+	if err := cl.Login(ctx, adminEmail, adminPass); err != nil {
 		return nil, err
 	}
 
@@ -304,7 +304,7 @@ func runDialect(ctx context.Context, c config, dialect string) (_ []result, err 
 		if err != nil {
 			return out, err
 		}
-		r := result{dialect: dialect, name: k.name, iters: len(times), median: quantile(times, 0.5), p95: quantile(times, 0.95),
+		r := result{dialect: dialect, name: k.name, iters: len(times), median: benchkit.Quantile(times, 0.5), p95: benchkit.Quantile(times, 0.95),
 			queries: queries, authQ: authQ, bytes: len(body), target: k.target}
 		if i == 0 {
 			r.load = loadTime
@@ -384,47 +384,17 @@ func countQueries(ctx context.Context, db *store.DB, cl *client, path string) (i
 	return best, nil
 }
 
-// client speaks to the in-process API with an admin session.
-type client struct {
-	base  string
-	hc    *http.Client
-	token string
-}
-
-func (c *client) login(ctx context.Context) error {
-	body := strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, adminEmail, adminPass))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/auth/v4/public/token", body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusCreated {
-		return fmt.Errorf("login: status %d: %s", res.StatusCode, raw)
-	}
-	var v struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(raw, &v); err != nil || v.Token == "" {
-		return fmt.Errorf("login: no token in %s", raw)
-	}
-	c.token = v.Token
-	return nil
-}
+// client is the shared API client plus this program's calls.
+type client struct{ benchkit.Client }
 
 // get returns the whole body of a 200 answer.
 func (c *client) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("x-xsrf-token", c.token)
-	res, err := c.hc.Do(req)
+	req.Header.Set("x-xsrf-token", c.Token)
+	res, err := c.HC.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -473,17 +443,6 @@ func checkList(raw []byte, rows, size int, desc, free bool) error {
 	return nil
 }
 
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	// nearest rank
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func humanBytes(n int) string {
@@ -497,7 +456,7 @@ func humanBytes(n int) string {
 }
 
 func printTable(w io.Writer, c config, rs []result) {
-	fmt.Fprintf(w, "\n== results (%d servers; load average %s)\n", c.servers, loadavg())
+	fmt.Fprintf(w, "\n== results (%d servers; load average %s)\n", c.servers, benchkit.LoadAvg())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "db\tcase\tn\tmedian ms\tp95 ms\tqueries/req\tresponse\ttarget\tresult\t")
 	for _, r := range rs {
@@ -550,19 +509,6 @@ func printTable(w io.Writer, c config, rs []result) {
 			fmt.Fprintf(w, "load %s: %v\n", r.dialect, r.load.Round(time.Millisecond))
 		}
 	}
-}
-
-// loadavg is the 1, 5 and 15 minute load average (the machine may be shared).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // ---------------------------------------------------------------------------

@@ -36,9 +36,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dcimd/dcimd/bench/internal/benchkit"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -131,7 +131,7 @@ func run(c benchConfig) int {
 	def := config.Default()
 	fmt.Printf("task engine benchmark: %d no-op tasks (%d submitters), %d sequential submissions per latency case, "+
 		"River workers %d, %s, GOMAXPROCS=%d, load average %s\n",
-		c.tasks, c.submitters, c.seq, def.Tasks.Workers, runtime.Version(), runtime.GOMAXPROCS(0), loadavg())
+		c.tasks, c.submitters, c.seq, def.Tasks.Workers, runtime.Version(), runtime.GOMAXPROCS(0), benchkit.LoadAvg())
 	var results []result
 	failed := false
 	for _, d := range c.dialects {
@@ -416,7 +416,7 @@ func throughput(ctx context.Context, c benchConfig, rg *rig, res *result) error 
 	}
 	res.total = time.Since(t0)
 	res.n = c.tasks
-	res.submitMed = quantile(slices.Concat(calls...), 0.5)
+	res.submitMed = benchkit.Quantile(slices.Concat(calls...), 0.5)
 	res.throughput = float64(c.tasks) / res.total.Seconds()
 	after, err := rg.countComplete(ctx)
 	if err != nil {
@@ -458,9 +458,9 @@ func sequential(ctx context.Context, c benchConfig, name string, gap, jitter tim
 		calls, starts, dones = append(calls, call), append(starts, start), append(dones, done)
 	}
 	l.n = len(dones)
-	l.call = quantile(calls, 0.5)
-	l.startMed, l.startP, l.startMax = quantile(starts, 0.5), quantile(starts, 0.95), quantile(starts, 1)
-	l.doneMed, l.doneP, l.doneMax = quantile(dones, 0.5), quantile(dones, 0.95), quantile(dones, 1)
+	l.call = benchkit.Quantile(calls, 0.5)
+	l.startMed, l.startP, l.startMax = benchkit.Quantile(starts, 0.5), benchkit.Quantile(starts, 0.95), benchkit.Quantile(starts, 1)
+	l.doneMed, l.doneP, l.doneMax = benchkit.Quantile(dones, 0.5), benchkit.Quantile(dones, 0.95), benchkit.Quantile(dones, 1)
 	fmt.Printf("%-34s n=%-4d call %6.2f ms  to start median %7.2f p95 %7.2f ms  to complete median %7.2f p95 %7.2f ms\n",
 		name, l.n, ms(l.call), ms(l.startMed), ms(l.startP), ms(l.doneMed), ms(l.doneP))
 	return l, err
@@ -485,9 +485,10 @@ func httpLatency(ctx context.Context, c benchConfig, rg *rig) (latency, error) {
 	}
 	hs := httptest.NewServer(h) // 127.0.0.1, a free port
 	defer hs.Close()
-	cl := &client{base: hs.URL, hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}, Timeout: 30 * time.Second}}
-	defer cl.hc.CloseIdleConnections()
-	if err := cl.login(ctx); err != nil {
+	cl := &client{benchkit.Client{Base: hs.URL, HC: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2},
+		Timeout: 30 * time.Second}}}
+	defer cl.HC.CloseIdleConnections()
+	if err := cl.Login(ctx, adminEmail, adminPass); err != nil {
 		return latency{name: name}, err
 	}
 	path := fmt.Sprintf("/api/dci/v3/server/%d/power_on", srv.ID)
@@ -630,48 +631,18 @@ func (r *recorder) wait(ctx context.Context, id int64, d time.Duration) (started
 // ---------------------------------------------------------------------------
 // HTTP client
 
-// client speaks to the in-process API with an admin session.
-type client struct {
-	base  string
-	hc    *http.Client
-	token string
-}
-
-func (c *client) login(ctx context.Context) error {
-	body := strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, adminEmail, adminPass))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/auth/v4/public/token", body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusCreated {
-		return fmt.Errorf("login: status %d: %s", res.StatusCode, raw)
-	}
-	var v struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(raw, &v); err != nil || v.Token == "" {
-		return fmt.Errorf("login: no token in %s", raw)
-	}
-	c.token = v.Token
-	return nil
-}
+// client is the shared API client plus this program's calls.
+type client struct{ benchkit.Client }
 
 // postTask POSTs {} to path and returns the task id of the answer.
 func (c *client) postTask(ctx context.Context, path string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, strings.NewReader("{}"))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+path, strings.NewReader("{}"))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-xsrf-token", c.token)
-	res, err := c.hc.Do(req)
+	req.Header.Set("x-xsrf-token", c.Token)
+	res, err := c.HC.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -697,7 +668,7 @@ func (c *client) postTask(ctx context.Context, path string) (int64, error) {
 
 func printTable(w io.Writer, c benchConfig, rs []result) {
 	fmt.Fprintf(w, "\n== throughput (%d no-op tasks, %d submitters, %d River workers; load average %s)\n",
-		c.tasks, c.submitters, config.Default().Tasks.Workers, loadavg())
+		c.tasks, c.submitters, config.Default().Tasks.Workers, benchkit.LoadAvg())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "db\tfetch poll\ttasks\tsubmitted in\tSubmit median ms\tall complete in\ttasks/s\t")
 	for _, r := range rs {
@@ -751,17 +722,6 @@ What bounds these figures (River v0.51; dcimd sets FetchCooldown = min(poll, 100
 // ---------------------------------------------------------------------------
 // Helpers
 
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	// nearest rank
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
 func randDuration(max time.Duration) time.Duration {
 	if max <= 0 {
 		return 0
@@ -770,16 +730,3 @@ func randDuration(max time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// loadavg is the 1, 5 and 15 minute load average (the machine may be shared).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
