@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/dcimd/dcimd/internal/power/devices"
 	"github.com/dcimd/dcimd/internal/testutil/udpproxy"
 	"io"
 	"log/slog"
@@ -23,11 +24,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/dcimd/dcimd/internal/auth"
-	"github.com/dcimd/dcimd/internal/listq"
 	"github.com/dcimd/dcimd/internal/ops"
 	"github.com/dcimd/dcimd/internal/power"
 	"github.com/dcimd/dcimd/internal/power/ipmi"
-	"github.com/dcimd/dcimd/internal/power/pdu"
 	"github.com/dcimd/dcimd/internal/server"
 	"github.com/dcimd/dcimd/internal/store"
 	"github.com/dcimd/dcimd/internal/task"
@@ -62,9 +61,9 @@ type taskEnv struct {
 	runner     *store.Runner // the current "process"
 }
 
-// newTaskEnv builds the API with the task engine like internal/app does
-// (startTasks and powerPaths; package app imports this one, so the wiring
-// is repeated here in pwPaths).
+// newTaskEnv builds the API with the task engine like internal/app's
+// startTasks does (package app imports this one), with the same device
+// resolver from internal/power/devices.
 func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 	t.Helper()
 	if o.maxAttempts == 0 {
@@ -99,7 +98,8 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 	inv := server.NewService(db.Inventory())
 
 	pool := ipmi.NewPool(ipmi.PoolOptions{MaxPerBMC: 1, Log: log})
-	paths := &pwPaths{inv: inv, bmcs: pool, o: o, log: log}
+	paths := devices.NewResolver(inv, pool, devices.Options{CipherSuites: []int{17, 3}, CallTimeout: o.callTimeout,
+		PDUResetWait: o.pduResetWait}, log)
 	psvc := power.NewService(paths, power.Options{FallbackToPDU: !o.noFallback, PDUResetWait: o.pduResetWait, Log: log})
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: o.stepTimeout, MaxAttempts: o.maxAttempts})
@@ -185,103 +185,6 @@ func (te *taskEnv) forT(t *testing.T) *taskEnv {
 	e := *te.env
 	e.t = t
 	return &taskEnv{env: &e, opts: te.opts, eng: te.eng, poller: te.poller, logs: te.logs, runnerOpts: te.runnerOpts, runner: te.runner}
-}
-
-// pwPaths is internal/app's powerPaths: a server's BMC and PDU outlet from
-// the inventory, and every BMC and PDU for the poller.
-type pwPaths struct {
-	inv  *server.Service
-	bmcs *ipmi.Pool
-	o    taskOpts
-	log  *slog.Logger
-}
-
-func (r *pwPaths) bmcConfig(b server.BMC) ipmi.Config {
-	iface := ipmi.InterfaceLanplus
-	if b.Type == server.IPMIv15 {
-		iface = ipmi.InterfaceLan
-	}
-	suites := []int{17, 3}
-	if b.Type == server.IPMILanplus && b.CipherSuite != 0 && b.CipherSuite != suites[0] {
-		suites = append([]int{b.CipherSuite}, suites...)
-	}
-	return ipmi.Config{Address: b.Address, Port: b.Port, Username: b.Username, Password: b.Password, Interface: iface,
-		CipherSuites: suites, Privilege: b.Privilege, CallTimeout: r.o.callTimeout}
-}
-
-func (r *pwPaths) pduDevice(d server.PDU) (*pdu.PDU, error) {
-	name := d.Profile
-	if name == "apc" {
-		name = server.PDUProfileAPCRack
-	}
-	o := d.OIDs
-	prof, err := pdu.ProfileByName(name, pdu.Generic{StatusOID: o.StatusOID, ControlOID: o.ControlOID, OnOID: o.OnOID,
-		OffOID: o.OffOID, RebootOID: o.RebootOID, OnValue: o.OnValue, OffValue: o.OffValue, RebootValue: o.RebootValue,
-		StatusOn: o.StatusOn, StatusOff: o.StatusOff})
-	if err != nil {
-		return nil, &power.DeviceError{Device: "pdu " + d.Name, Op: "profile", Msg: err.Error()}
-	}
-	a := pdu.Access{Address: d.SNMP.Address, Port: d.SNMP.Port, Version: d.SNMP.Version, Community: d.SNMP.Community,
-		V3User: d.SNMP.V3User, AuthProtocol: d.SNMP.AuthProtocol, AuthPass: d.SNMP.AuthPass, PrivProtocol: d.SNMP.PrivProtocol,
-		PrivPass: d.SNMP.PrivPass, Timeout: r.o.callTimeout, Retries: 1}
-	return pdu.New(a, prof, pdu.WithResetWait(r.o.pduResetWait), pdu.WithLogger(r.log)), nil
-}
-
-func (r *pwPaths) Paths(ctx context.Context, serverID int64) (power.Paths, error) {
-	v, err := r.inv.GetView(ctx, server.Scope{}, serverID)
-	if err != nil {
-		return power.Paths{}, err
-	}
-	var p power.Paths
-	if v.BMC != nil {
-		b, err := r.inv.BMCs.Get(ctx, v.BMC.ID)
-		if err != nil {
-			return p, err
-		}
-		bmc := r.bmcs.BMC(r.bmcConfig(b))
-		p.BMC, p.Boot = bmc, bmc
-	}
-	if v.PDU != nil {
-		d, err := r.inv.PDUs.Get(ctx, v.PDU.PDUID)
-		if err != nil {
-			return p, err
-		}
-		dev, err := r.pduDevice(d)
-		if err != nil {
-			return p, err
-		}
-		n, err := strconv.Atoi(v.PDU.PortIdentity)
-		if err != nil {
-			return p, &power.DeviceError{Device: "pdu " + d.Name, Op: "outlet", Msg: fmt.Sprintf("outlet %q is not a number", v.PDU.PortIdentity)}
-		}
-		p.Outlet = dev.Outlet(n)
-	}
-	return p, nil
-}
-
-func (r *pwPaths) PollTargets(ctx context.Context) ([]power.BMCTarget, []power.PDUTarget, error) {
-	all := listq.Query{Limit: -1}
-	bmcs, _, err := r.inv.BMCs.List(ctx, all)
-	if err != nil {
-		return nil, nil, err
-	}
-	pdus, _, err := r.inv.PDUs.List(ctx, all)
-	if err != nil {
-		return nil, nil, err
-	}
-	var bt []power.BMCTarget
-	for _, b := range bmcs {
-		bt = append(bt, power.BMCTarget{BMCID: b.ID, ServerID: b.ServerID, BMC: r.bmcs.BMC(r.bmcConfig(b))})
-	}
-	var pt []power.PDUTarget
-	for _, d := range pdus {
-		dev, err := r.pduDevice(d)
-		if err != nil {
-			return nil, nil, err
-		}
-		pt = append(pt, power.PDUTarget{PDUID: d.ID, Name: d.Name, Read: dev.Outlets})
-	}
-	return bt, pt, nil
 }
 
 // pwLogBuffer keeps the daemon's log for failure reports.

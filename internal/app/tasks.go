@@ -9,6 +9,7 @@ import (
 	"github.com/dcimd/dcimd/internal/config"
 	"github.com/dcimd/dcimd/internal/ops"
 	"github.com/dcimd/dcimd/internal/power"
+	"github.com/dcimd/dcimd/internal/power/devices"
 	"github.com/dcimd/dcimd/internal/power/ipmi"
 	"github.com/dcimd/dcimd/internal/server"
 	"github.com/dcimd/dcimd/internal/store"
@@ -26,7 +27,8 @@ type services struct {
 func startTasks(ctx context.Context, cfg config.Config, db *store.DB, inv *server.Service, log *slog.Logger) (services, *store.Runner, func(), error) {
 	pool := ipmi.NewPool(ipmi.PoolOptions{MaxPerBMC: cfg.Power.MaxPerBMC, Log: log})
 	closeDevices := func() { _ = pool.Close() }
-	paths := &powerPaths{inv: inv, bmcs: pool, cfg: cfg.Power, log: log}
+	paths := devices.NewResolver(inv, pool, devices.Options{CipherSuites: cfg.Power.CipherSuites, CallTimeout: cfg.Power.CallTimeout,
+		PDUResetWait: cfg.Power.PDUResetWait}, log)
 	psvc := power.NewService(paths, power.Options{FallbackToPDU: cfg.Power.FallbackToPDU, PDUResetWait: cfg.Power.PDUResetWait, Log: log})
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: cfg.Power.StepTimeout, MaxAttempts: cfg.Tasks.MaxAttempts})

@@ -1,12 +1,15 @@
-package app
+// Package devices turns inventory records into power controllers: a
+// server's BMC through the IPMI session pool and its PDU outlet through the
+// SNMP driver, for power tasks and for the poller.
+package devices
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
-	"github.com/dcimd/dcimd/internal/config"
 	"github.com/dcimd/dcimd/internal/listq"
 	"github.com/dcimd/dcimd/internal/power"
 	"github.com/dcimd/dcimd/internal/power/ipmi"
@@ -14,16 +17,32 @@ import (
 	"github.com/dcimd/dcimd/internal/server"
 )
 
-// powerPaths builds a server's power controllers from the inventory.
-type powerPaths struct {
+// Options are the device settings from the configuration.
+type Options struct {
+	CipherSuites []int         // lanplus order, after the record's own suite
+	CallTimeout  time.Duration // one BMC or PDU call
+	PDUResetWait time.Duration // off → on pause of an outlet reset
+}
+
+// Resolver builds a server's power controllers from the inventory; it
+// implements power.Resolver and power.PollSource.
+type Resolver struct {
 	inv  *server.Service
 	bmcs *ipmi.Pool
-	cfg  config.PowerConfig
+	cfg  Options
 	log  *slog.Logger
 }
 
+// NewResolver reads records through inv and reaches BMCs through bmcs.
+func NewResolver(inv *server.Service, bmcs *ipmi.Pool, o Options, log *slog.Logger) *Resolver {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Resolver{inv: inv, bmcs: bmcs, cfg: o, log: log}
+}
+
 // Paths implements power.Resolver.
-func (r *powerPaths) Paths(ctx context.Context, serverID int64) (power.Paths, error) {
+func (r *Resolver) Paths(ctx context.Context, serverID int64) (power.Paths, error) {
 	v, err := r.inv.GetView(ctx, server.Scope{}, serverID)
 	if err != nil {
 		return power.Paths{}, err
@@ -55,20 +74,20 @@ func (r *powerPaths) Paths(ctx context.Context, serverID int64) (power.Paths, er
 	return p, nil
 }
 
-func bmcConfig(b server.BMC, cfg config.PowerConfig) ipmi.Config {
+func bmcConfig(b server.BMC, cfg Options) ipmi.Config {
 	iface := ipmi.InterfaceLanplus
 	if b.Type == server.IPMIv15 {
 		iface = ipmi.InterfaceLan
 	}
 	suites := cfg.CipherSuites
-	if b.Type == server.IPMILanplus && b.CipherSuite != 0 && b.CipherSuite != suites[0] {
+	if b.Type == server.IPMILanplus && b.CipherSuite != 0 && (len(suites) == 0 || b.CipherSuite != suites[0]) {
 		suites = append([]int{b.CipherSuite}, suites...) // the record's suite first, then the configured order
 	}
 	return ipmi.Config{Address: b.Address, Port: b.Port, Username: b.Username, Password: b.Password, Interface: iface,
 		CipherSuites: suites, Privilege: b.Privilege, CallTimeout: cfg.CallTimeout}
 }
 
-func pduDevice(d server.PDU, cfg config.PowerConfig, log *slog.Logger) (*pdu.PDU, error) {
+func pduDevice(d server.PDU, cfg Options, log *slog.Logger) (*pdu.PDU, error) {
 	name := d.Profile
 	if name == "apc" { // the short name of the first schema
 		name = server.PDUProfileAPCRack
@@ -88,7 +107,7 @@ func pduDevice(d server.PDU, cfg config.PowerConfig, log *slog.Logger) (*pdu.PDU
 
 // PollTargets implements power.PollSource: every BMC and every PDU, read
 // in three queries.
-func (r *powerPaths) PollTargets(ctx context.Context) ([]power.BMCTarget, []power.PDUTarget, error) {
+func (r *Resolver) PollTargets(ctx context.Context) ([]power.BMCTarget, []power.PDUTarget, error) {
 	all := listq.Query{Limit: -1}
 	bmcs, _, err := r.inv.BMCs.List(ctx, all)
 	if err != nil {
