@@ -184,12 +184,25 @@ var _ task.Store = (*Tasks)(nil)
 // River job is gone or finished (River discards a job whose process kept
 // crashing through every attempt): nothing else would ever end them, and
 // their server would stay busy.
-func (s *Tasks) FailOrphans(ctx context.Context, now time.Time) (int64, error) {
-	res := s.db.gorm.WithContext(ctx).Exec(`UPDATE tasks SET status = 'fail', progress = progress,
+func (s *Tasks) FailOrphans(ctx context.Context, now time.Time) ([]task.Task, error) {
+	var rows []taskRow
+	err := s.db.gorm.WithContext(ctx).Raw(`UPDATE tasks SET status = 'fail', progress = progress,
 		error = 'the task runner gave up on this task after repeated crashes',
 		status_info = 'the task runner gave up on this task after repeated crashes', finished_at = ?, updated_at = ?
 		WHERE status IN ('created', 'running') AND updated_at < ?
 		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = tasks.job_id
-			AND j.state NOT IN ('completed', 'discarded', 'cancelled'))`, now.UTC(), now.UTC(), now.Add(-time.Minute).UTC())
-	return res.RowsAffected, res.Error
+			AND j.state NOT IN ('completed', 'discarded', 'cancelled'))
+		RETURNING *`, now.UTC(), now.UTC(), now.Add(-time.Minute).UTC()).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]task.Task, 0, len(rows))
+	for i := range rows {
+		t, err := rows[i].task()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }

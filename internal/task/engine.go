@@ -24,6 +24,13 @@ type Kind struct {
 	MaxAttempts int  // runs before a transient failure becomes final; default 5
 	Steps       int  // expected number of steps, for progress
 	Run         Handler
+	// Failed, when set, runs once after a task of this kind ended in fail
+	// or canceled (by its worker, by Cancel, or by the orphan sweep), so
+	// the objects it was changing leave their transitional state (an
+	// address "allocating" becomes "allocation_fail", a server
+	// "suspending" becomes "suspend_error"). It gets a context that is not
+	// canceled and must be quick and idempotent.
+	Failed func(ctx context.Context, t Task)
 }
 
 // Request asks for a task.
@@ -152,7 +159,20 @@ func (e *Engine) Cancel(ctx context.Context, id int64, userID *int64, email stri
 	}
 	e.record(ctx, AuditEntry{UserID: userID, UserEmail: email, Action: "cancel " + t.Name, ObjectType: "task", ObjectID: &t.ID,
 		TaskID: &t.ID, Result: "canceled"})
+	e.failed(ctx, t)
 	return t, nil
+}
+
+// failed runs the kind's Failed hook for a task that ended without
+// success.
+func (e *Engine) failed(ctx context.Context, t Task) {
+	k, ok := e.kind(t.Name)
+	if !ok || k.Failed == nil {
+		return
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	k.Failed(hctx, t)
 }
 
 func (e *Engine) record(ctx context.Context, a AuditEntry) {
@@ -173,11 +193,14 @@ func (e *Engine) Prune(ctx context.Context, age time.Duration) (int64, error) {
 // FailOrphans fails tasks the job runner has given up on, so that no task
 // says running forever and no server stays busy.
 func (e *Engine) FailOrphans(ctx context.Context) (int64, error) {
-	n, err := e.store.FailOrphans(ctx, e.now())
-	if n > 0 {
-		e.log.Warn("orphaned tasks failed", "count", n)
+	ts, err := e.store.FailOrphans(ctx, e.now())
+	if len(ts) > 0 {
+		e.log.Warn("orphaned tasks failed", "count", len(ts))
 	}
-	return n, err
+	for _, t := range ts {
+		e.failed(ctx, t)
+	}
+	return int64(len(ts)), err
 }
 
 func deref(p *int64) int64 {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -265,6 +266,72 @@ func TestFailOrphans(t *testing.T) {
 		close(hold)
 		if done := r.wait(t, live.ID); done.Status != task.Complete {
 			t.Fatalf("live task ended %s", done.Status)
+		}
+	})
+}
+
+// TestFailedHook: a kind's Failed hook runs once for each task that ends
+// without success (its own failure, a cancel, the orphan sweep) and never
+// for a success.
+func TestFailedHook(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		var mu sync.Mutex
+		got := map[int64]task.Status{}
+		calls := 0
+		hook := func(_ context.Context, tk task.Task) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			got[tk.ID] = tk.Status
+		}
+		release := make(chan struct{})
+		defer close(release)
+		r := newRig(t, db,
+			task.Kind{Name: "ok", Failed: hook, Run: func(ctx context.Context, run *task.Run) error { return nil }},
+			task.Kind{Name: "bad", Failed: hook, Run: func(ctx context.Context, run *task.Run) error {
+				return run.Step(ctx, "refuse", time.Second, func(context.Context) error {
+					return &power.DeviceError{Device: "x", Op: "y", Msg: "refused"}
+				})
+			}},
+			task.Kind{Name: "hold", Failed: hook, Run: func(ctx context.Context, run *task.Run) error {
+				return run.Step(ctx, "hold", 10*time.Second, func(ctx context.Context) error {
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+					return ctx.Err()
+				})
+			}},
+		)
+		ctx := context.Background()
+		okT, _ := r.eng.Submit(ctx, task.Request{Kind: "ok"})
+		badT, _ := r.eng.Submit(ctx, task.Request{Kind: "bad"})
+		holdT, _ := r.eng.Submit(ctx, task.Request{Kind: "hold"})
+		r.wait(t, okT.ID)
+		r.wait(t, badT.ID)
+		if _, err := r.eng.Cancel(ctx, holdT.ID, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		r.wait(t, holdT.ID)
+		old := time.Now().Add(-time.Hour).UTC()
+		var orphan int64
+		if err := db.SQL().QueryRowContext(ctx, rebind(db, `INSERT INTO tasks (name, exclusive, status, created_at, updated_at)
+			VALUES ('hold', false, 'running', ?, ?) RETURNING id`), old, old).Scan(&orphan); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.eng.FailOrphans(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := map[int64]task.Status{badT.ID: task.Fail, holdT.ID: task.Canceled, orphan: task.Fail}
+		for id, st := range want {
+			if got[id] != st {
+				t.Errorf("task %d: hook saw %q, want %q (all: %v)", id, got[id], st, got)
+			}
+		}
+		if calls != len(want) {
+			t.Errorf("hook ran %d times, want %d: %v", calls, len(want), got)
 		}
 	})
 }

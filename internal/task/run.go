@@ -202,4 +202,7 @@ func (e *Engine) finish(ctx context.Context, t *Task, result string) {
 		e.log.Error("save task result", "task_id", t.ID, "err", err)
 	}
 	e.record(ctx, AuditEntry{UserID: t.CreatedBy, Action: t.Name, ObjectType: "server", ObjectID: t.ServerID, TaskID: &t.ID, Result: result})
+	if t.Status != Complete {
+		e.failed(ctx, *t)
+	}
 }
