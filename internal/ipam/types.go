@@ -43,9 +43,17 @@ type Pool struct {
 	IsPublic  bool
 	Userspace int64
 	Ranges    []PoolRange
+	Places    []PoolPlace // the locations and racks allocating from it
 	// Counts per family and together, exact decimals.
 	Using, Using4, Using6 string
 	Total, Total4, Total6 string
+}
+
+// PoolPlace attaches a pool to a location or a rack (exactly one is set).
+type PoolPlace struct {
+	ID         int64
+	LocationID *int64
+	RackID     *int64
 }
 
 // PoolRange is one range of a pool inside one network.
@@ -70,6 +78,7 @@ type Alloc struct {
 	Status    string
 	Note      string
 	Reserved  bool // an admin's reservation: never handed out
+	Permanent bool // stays with its server when the server is released
 	SetMain   bool // make it the server's main address of its family
 }
 
@@ -85,4 +94,5 @@ type IP struct {
 	Status    string
 	Note      string
 	Reserved  bool
+	Permanent bool
 }

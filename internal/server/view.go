@@ -36,6 +36,9 @@ type IP struct {
 	ServerID   *int64
 	ServerName string
 	IPNetID    int64
+	Note       string
+	Reserved   bool // an admin's reservation, never handed out
+	Permanent  bool // stays with its server when the server is released
 }
 
 // PortLink is a switch connection with its port's live status.

@@ -590,13 +590,38 @@ func (m *IPAM) DeletePool(ctx context.Context, id int64) error {
 }
 
 // AttachPool makes a location's (locationID set) or a rack's pool.
-func (m *IPAM) AttachPool(ctx context.Context, poolID int64, locationID, rackID *int64) error {
+func (m *IPAM) AttachPool(ctx context.Context, poolID int64, locationID, rackID *int64) (ipam.PoolPlace, error) {
 	if (locationID == nil) == (rackID == nil) {
-		return fault.Invalid("place", "give a location or a rack")
+		return ipam.PoolPlace{}, fault.Invalid("location", "give exactly one of a location and a rack")
 	}
-	err := m.db.gorm.WithContext(ctx).Exec(`INSERT INTO ippool_places (ippool_id, location_id, rack_id, created_at) VALUES (?, ?, ?, ?)`,
-		poolID, locationID, rackID, time.Now().UTC()).Error
-	return translate(err, "pool attachment", nil)
+	var id int64
+	err := m.tx(ctx, func(tx *gorm.DB) error {
+		for _, c := range []struct {
+			table, field, what string
+			id                 *int64
+		}{{"ippools", "id", "pool", &poolID}, {"locations", "location", "location", locationID}, {"racks", "rack", "rack", rackID}} {
+			if c.id == nil {
+				continue
+			}
+			var n int64
+			if err := tx.Table(c.table).Where("id = ?", *c.id).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 && c.what == "pool" {
+				return fault.NotFound("pool", poolID)
+			}
+			if n == 0 {
+				return fault.Invalid(c.field, "%s %d does not exist", c.what, *c.id)
+			}
+		}
+		err := tx.Raw(`INSERT INTO ippool_places (ippool_id, location_id, rack_id, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			poolID, locationID, rackID, time.Now().UTC()).Scan(&id).Error
+		if e := translate(err, "pool attachment", nil); errors.Is(e, fault.ErrConflict) {
+			return fault.Conflict("pool %d is already attached there", poolID)
+		}
+		return err
+	})
+	return ipam.PoolPlace{ID: id, LocationID: locationID, RackID: rackID}, err
 }
 
 // PlacePools lists the pools of a rack and of a location (by id), for the
@@ -675,6 +700,15 @@ func (m *IPAM) listPools(ctx context.Context, where string, args ...any) ([]ipam
 		if err := tx.Table("ippool_ranges").Order("id").Find(&ranges).Error; err != nil {
 			return err
 		}
+		var places []struct {
+			ID         int64
+			IppoolID   int64  `gorm:"column:ippool_id"`
+			LocationID *int64 `gorm:"column:location_id"`
+			RackID     *int64 `gorm:"column:rack_id"`
+		}
+		if err := tx.Table("ippool_places").Order("id").Find(&places).Error; err != nil {
+			return err
+		}
 		nets, err := m.loadNets(tx, "")
 		if err != nil {
 			return err
@@ -684,7 +718,13 @@ func (m *IPAM) listPools(ctx context.Context, where string, args ...any) ([]ipam
 			byID[n.ID] = n
 		}
 		for _, p := range pools {
-			v := ipam.Pool{ID: p.ID, Name: p.Name, Note: p.Note, IsPublic: p.IsPublic, Userspace: p.Userspace, Ranges: []ipam.PoolRange{}}
+			v := ipam.Pool{ID: p.ID, Name: p.Name, Note: p.Note, IsPublic: p.IsPublic, Userspace: p.Userspace, Ranges: []ipam.PoolRange{},
+				Places: []ipam.PoolPlace{}}
+			for _, pl := range places {
+				if pl.IppoolID == p.ID {
+					v.Places = append(v.Places, ipam.PoolPlace{ID: pl.ID, LocationID: pl.LocationID, RackID: pl.RackID})
+				}
+			}
 			var u [7]int64
 			t := [7]*big.Int{4: new(big.Int), 6: new(big.Int)}
 			for _, r := range ranges {
@@ -943,9 +983,11 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 		}
 		now := time.Now().UTC()
 		var id int64
-		err := tx.Raw(`INSERT INTO ips (name, family, ipnet_id, userspace, server_id, domain, status, status_info, note, reserved, sort_key, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?) RETURNING id`,
-			addr.String(), net.Family, net.ID, net.Userspace, a.ServerID, a.Domain, a.Status, a.Note, a.Reserved, ipam.Key(addr), now, now).Scan(&id).Error
+		err := tx.Raw(`INSERT INTO ips (name, family, ipnet_id, userspace, server_id, domain, status, status_info, note, reserved, permanent,
+			sort_key, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?) RETURNING id`,
+			addr.String(), net.Family, net.ID, net.Userspace, a.ServerID, a.Domain, a.Status, a.Note, a.Reserved, a.Permanent,
+			ipam.Key(addr), now, now).Scan(&id).Error
 		if err != nil {
 			if e := translate(err, "address", nil); errors.Is(e, fault.ErrConflict) {
 				return fault.Conflict("address %s is already in use", addr)
@@ -962,7 +1004,7 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 			}
 		}
 		out = ipam.IP{ID: id, Name: addr.String(), Family: net.Family, NetID: net.ID, Userspace: net.Userspace, ServerID: a.ServerID,
-			Domain: a.Domain, Status: a.Status, Note: a.Note, Reserved: a.Reserved}
+			Domain: a.Domain, Status: a.Status, Note: a.Note, Reserved: a.Reserved, Permanent: a.Permanent}
 		return nil
 	})
 	return out, err
@@ -981,6 +1023,7 @@ func (m *IPAM) GetIP(ctx context.Context, id int64) (ipam.IP, error) {
 		Status    string
 		Note      string
 		Reserved  bool
+		Permanent bool
 	}
 	if err := m.db.gorm.WithContext(ctx).Table("ips").Where("id = ?", id).Find(&rows).Error; err != nil {
 		return ipam.IP{}, err
@@ -990,7 +1033,7 @@ func (m *IPAM) GetIP(ctx context.Context, id int64) (ipam.IP, error) {
 	}
 	r := rows[0]
 	return ipam.IP{ID: r.ID, Name: r.Name, Family: r.Family, NetID: r.IpnetID, Userspace: r.Userspace, ServerID: r.ServerID,
-		Domain: r.Domain, Status: r.Status, Note: r.Note, Reserved: r.Reserved}, nil
+		Domain: r.Domain, Status: r.Status, Note: r.Note, Reserved: r.Reserved, Permanent: r.Permanent}, nil
 }
 
 // SetStatus changes an address's status (and status_info, when not empty).
@@ -1013,10 +1056,7 @@ func (m *IPAM) SetStatus(ctx context.Context, id int64, status, info string) err
 // A server's main_ipv4/main_ipv6 pointing at it are cleared.
 func (m *IPAM) Release(ctx context.Context, id int64) error {
 	return m.tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec(`UPDATE servers SET main_ipv4 = NULL WHERE main_ipv4 = ?`, id).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec(`UPDATE servers SET main_ipv6 = NULL WHERE main_ipv6 = ?`, id).Error; err != nil {
+		if err := clearMain(tx, id); err != nil {
 			return err
 		}
 		var rows []struct {
@@ -1047,4 +1087,193 @@ func (m *IPAM) Release(ctx context.Context, id int64) error {
 // UpdateNetFields is UpdateNet with the fields as arguments.
 func (m *IPAM) UpdateNetFields(ctx context.Context, id int64, gateway, vlan, note *string) (ipam.Net, error) {
 	return m.UpdateNet(ctx, id, NetPatch{Gateway: gateway, VLAN: vlan, Note: note})
+}
+
+// maxFree bounds one free-address listing.
+const maxFree = 1000
+
+// FreeAddrs lists up to limit free addresses of an active network, lowest
+// first, as allocation would hand them out. It reads only stored rows, so
+// it costs the same on a /24 and on a /48.
+func (m *IPAM) FreeAddrs(ctx context.Context, netID int64, limit int) ([]string, error) {
+	if limit < 1 || limit > maxFree {
+		return nil, fault.Invalid("limit", "must be between 1 and %d", maxFree)
+	}
+	out := []string{}
+	err := m.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		nets, err := m.loadNets(tx, "id = ?", netID)
+		if err != nil {
+			return err
+		}
+		if len(nets) == 0 {
+			return fault.NotFound("network", netID)
+		}
+		n := nets[0]
+		if n.Type != ipam.TypeActive {
+			return fault.Invalid("ipnet", "network %s is a container; list the free addresses of an active network", n.Name)
+		}
+		for _, span := range n.allocatable(ipam.Range{}) {
+			st := span.First
+			for len(out) < limit {
+				x, ok, err := m.findFree(tx, n.ID, n.Family, ipam.Range{First: st, Last: span.Last})
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+				out = append(out, x.String())
+				if st = x.Next(); !st.IsValid() || span.Last.Less(st) {
+					break
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// IPPatch changes an address's editable fields; nil leaves one alone.
+type IPPatch struct {
+	Domain    *string
+	Note      *string
+	Permanent *bool
+}
+
+// UpdateIP edits an address's domain, note and permanent flag.
+func (m *IPAM) UpdateIP(ctx context.Context, id int64, p IPPatch) (ipam.IP, error) {
+	set := map[string]any{"updated_at": time.Now().UTC()}
+	if p.Domain != nil {
+		set["domain"] = *p.Domain
+	}
+	if p.Note != nil {
+		set["note"] = *p.Note
+	}
+	if p.Permanent != nil {
+		set["permanent"] = *p.Permanent
+	}
+	res := m.db.gorm.WithContext(ctx).Table("ips").Where("id = ?", id).Updates(set)
+	if res.Error != nil {
+		return ipam.IP{}, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ipam.IP{}, fault.NotFound("ip", id)
+	}
+	return m.GetIP(ctx, id)
+}
+
+// MoveIP gives an address to another server (serverID set) or takes it
+// from its server, making it a reservation (nil). The old server's main
+// address pointing at it is cleared; setMain makes it the new server's
+// main address of its family. Only a settled address (status ok) moves.
+func (m *IPAM) MoveIP(ctx context.Context, id int64, serverID *int64, setMain bool) (ipam.IP, error) {
+	err := m.tx(ctx, func(tx *gorm.DB) error {
+		var rows []struct {
+			Family   int
+			Status   string
+			ServerID *int64 `gorm:"column:server_id"`
+		}
+		if err := tx.Table("ips").Select("family, status, server_id").Where("id = ?", id).Find(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return fault.NotFound("ip", id)
+		}
+		if rows[0].Status != ipam.StatusOK {
+			return fault.Conflict("address %d is %s; only an address with status ok can move", id, rows[0].Status)
+		}
+		if serverID != nil {
+			var n int64
+			if err := tx.Table("servers").Where("id = ?", *serverID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return fault.Invalid("server", "server %d does not exist", *serverID)
+			}
+		}
+		if err := clearMain(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Exec(`UPDATE ips SET server_id = ?, reserved = ?, updated_at = ? WHERE id = ?`,
+			serverID, serverID == nil, time.Now().UTC(), id).Error; err != nil {
+			return err
+		}
+		if setMain && serverID != nil {
+			col := "main_ipv4"
+			if rows[0].Family == 6 {
+				col = "main_ipv6"
+			}
+			return tx.Exec(`UPDATE servers SET `+col+` = ? WHERE id = ?`, id, *serverID).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return ipam.IP{}, err
+	}
+	return m.GetIP(ctx, id)
+}
+
+func clearMain(tx *gorm.DB, ipID int64) error {
+	if err := tx.Exec(`UPDATE servers SET main_ipv4 = NULL WHERE main_ipv4 = ?`, ipID).Error; err != nil {
+		return err
+	}
+	return tx.Exec(`UPDATE servers SET main_ipv6 = NULL WHERE main_ipv6 = ?`, ipID).Error
+}
+
+// releaseServerIPs returns the non-permanent addresses of the given servers
+// to their networks and pools, inside the caller's transaction (a release
+// of the server or the deletion of its owner). It moves each network's
+// free hint down to the lowest freed address.
+func releaseServerIPs(tx *gorm.DB, where string, args ...any) error {
+	var rows []struct {
+		ID      int64
+		IpnetID int64 `gorm:"column:ipnet_id"`
+		SortKey string
+	}
+	if err := tx.Table("ips").Select("id, ipnet_id, sort_key").
+		Where("permanent = ? AND server_id IN (SELECT id FROM servers WHERE "+where+")", append([]any{false}, args...)...).
+		Order("id").Find(&rows).Error; err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	low := map[int64]string{}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+		if k, ok := low[r.IpnetID]; !ok || r.SortKey < k {
+			low[r.IpnetID] = r.SortKey
+		}
+	}
+	for start := 0; start < len(ids); start += inChunk {
+		chunk := ids[start:min(start+inChunk, len(ids))]
+		if err := tx.Exec(`UPDATE servers SET main_ipv4 = NULL WHERE main_ipv4 IN ?`, chunk).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`UPDATE servers SET main_ipv6 = NULL WHERE main_ipv6 IN ?`, chunk).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`DELETE FROM ips WHERE id IN ?`, chunk).Error; err != nil {
+			return err
+		}
+	}
+	for netID, k := range low {
+		if err := tx.Exec(`UPDATE ipnets SET free_hint = ? WHERE id = ? AND free_hint > ?`, k, netID, k).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DetachPool removes one attachment of a pool to a location or a rack.
+func (m *IPAM) DetachPool(ctx context.Context, poolID, placeID int64) error {
+	res := m.db.gorm.WithContext(ctx).Exec(`DELETE FROM ippool_places WHERE id = ? AND ippool_id = ?`, placeID, poolID)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fault.NotFound("pool attachment", placeID)
+	}
+	return nil
 }

@@ -116,6 +116,9 @@ func (a *Auth) DeleteUser(ctx context.Context, id int64) error {
 		if r.Role == auth.RoleAdmin && r.State == auth.StateActive && len(admins) <= 1 {
 			return fault.Conflict("user %d is the last admin and cannot be deleted", id)
 		}
+		if err := releaseServerIPs(tx, "owner_id = ?", id); err != nil {
+			return err
+		}
 		if err := tx.Exec(`UPDATE servers SET owner_id = NULL, updated_at = ? WHERE owner_id = ?`, time.Now().UTC(), id).Error; err != nil {
 			return err
 		}

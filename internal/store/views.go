@@ -164,6 +164,9 @@ type ipViewRow struct {
 	IPNetID    int64  `gorm:"column:ipnet_id"`
 	Gateway    string
 	Network    string
+	Note       string
+	Reserved   bool
+	Permanent  bool
 }
 
 type portViewRow struct {
@@ -301,7 +304,9 @@ func (v *Views) Configurations(ctx context.Context) ([]server.ConfigurationCount
 	return out, nil
 }
 
-// SetOwner assigns (ownerID set) or releases (nil) a server.
+// SetOwner assigns (ownerID set) or releases (nil) a server. A release
+// returns the server's non-permanent addresses to their pools in the same
+// transaction.
 func (v *Views) SetOwner(ctx context.Context, serverID int64, ownerID *int64) error {
 	return v.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Table("servers").Where("id = ?", serverID).
@@ -311,6 +316,9 @@ func (v *Views) SetOwner(ctx context.Context, serverID int64, ownerID *int64) er
 		}
 		if res.RowsAffected == 0 {
 			return fault.NotFound("server", serverID)
+		}
+		if ownerID == nil {
+			return releaseServerIPs(tx, "id = ?", serverID)
 		}
 		return nil
 	})

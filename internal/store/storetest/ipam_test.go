@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 
@@ -220,7 +221,8 @@ func TestIPAMPools(t *testing.T) {
 			t.Fatalf("pool counts %+v", got)
 		}
 		loc := f.location("dc1")
-		f.must(m.AttachPool(f.ctx, p.ID, &loc.ID, nil), "attach")
+		_, err = m.AttachPool(f.ctx, p.ID, &loc.ID, nil)
+		f.must(err, "attach")
 		_, lp, pub, err := m.PlacePools(f.ctx, nil, &loc.ID)
 		if err != nil || len(lp) != 1 || lp[0] != p.ID || len(pub) != 1 {
 			t.Fatalf("place pools %v %v %v", lp, pub, err)
@@ -298,6 +300,128 @@ func TestIPAMConcurrentExhaustion(t *testing.T) {
 		}
 		if g, _ := m.GetNet(f.ctx, n.ID); g.Using != "51" {
 			t.Fatalf("net after %+v", g)
+		}
+	})
+}
+
+// TestIPAMAdminTools: free listing, moving an address between servers,
+// editing, releasing a server or deleting its owner returning the
+// non-permanent addresses in the same transaction, pool attachments.
+func TestIPAMAdminTools(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFx(t, db)
+		m := db.IPAM()
+		n := ipam.Net{Name: "198.51.100.0/29", Gateway: "198.51.100.1"}
+		f.must(m.CreateNet(f.ctx, &n), "net")
+		free, err := m.FreeAddrs(f.ctx, n.ID, 10)
+		f.must(err, "free")
+		if strings.Join(free, ",") != "198.51.100.2,198.51.100.3,198.51.100.4,198.51.100.5,198.51.100.6" {
+			t.Fatalf("free of an empty /29: %v", free)
+		}
+		big6 := ipam.Net{Name: "2001:db8:77::/48"}
+		f.must(m.CreateNet(f.ctx, &big6), "v6 net")
+		if free, err = m.FreeAddrs(f.ctx, big6.ID, 3); err != nil || strings.Join(free, ",") != "2001:db8:77::1,2001:db8:77::2,2001:db8:77::3" {
+			t.Fatalf("free of a /48: %v %v", free, err)
+		}
+		for _, bad := range []int{0, -1, 1001} {
+			_, err := m.FreeAddrs(f.ctx, n.ID, bad)
+			wantKind(t, err, fault.ErrInvalid, "free limit")
+		}
+		_, err = m.FreeAddrs(f.ctx, 999999, 1)
+		wantKind(t, err, fault.ErrNotFound, "free of a missing net")
+
+		owner := f.user("ipam-owner@example.com", "@user")
+		s1 := f.server("ip-s1", func(s *server.Server) { s.OwnerID = &owner.ID })
+		s2 := f.server("ip-s2")
+		a, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n.ID, ServerID: &s1.ID, SetMain: true})
+		f.must(err, "alloc a")
+		perm, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n.ID, ServerID: &s1.ID, Permanent: true})
+		f.must(err, "alloc permanent")
+		res, err := m.Allocate(f.ctx, ipam.Alloc{Name: "198.51.100.6", Reserved: true, Note: "router"})
+		f.must(err, "reserve")
+		if free, _ = m.FreeAddrs(f.ctx, n.ID, 10); strings.Join(free, ",") != "198.51.100.4,198.51.100.5" {
+			t.Fatalf("free after 3 stored: %v", free)
+		}
+
+		// Move a (the main address of s1) to s2 as its main address.
+		moved, err := m.MoveIP(f.ctx, a.ID, &s2.ID, true)
+		f.must(err, "move")
+		if moved.ServerID == nil || *moved.ServerID != s2.ID || moved.Reserved {
+			t.Fatalf("moved %+v", moved)
+		}
+		g1, _ := f.inv.Servers.Get(f.ctx, s1.ID)
+		g2, _ := f.inv.Servers.Get(f.ctx, s2.ID)
+		if g1.MainIPv4 != nil || g2.MainIPv4 == nil || *g2.MainIPv4 != a.ID {
+			t.Fatalf("main after move: s1 %v s2 %v", g1.MainIPv4, g2.MainIPv4)
+		}
+		_, err = m.MoveIP(f.ctx, a.ID, ptr(int64(999999)), false)
+		wantKind(t, err, fault.ErrInvalid, "move to a missing server")
+		f.must(m.SetStatus(f.ctx, res.ID, ipam.StatusDeleting, ""), "status")
+		_, err = m.MoveIP(f.ctx, res.ID, &s2.ID, false)
+		wantKind(t, err, fault.ErrConflict, "move an unsettled address")
+		f.must(m.SetStatus(f.ctx, res.ID, ipam.StatusOK, ""), "status back")
+		// Back to s1, not main; then edit.
+		_, err = m.MoveIP(f.ctx, a.ID, &s1.ID, false)
+		f.must(err, "move back")
+		g2, _ = f.inv.Servers.Get(f.ctx, s2.ID)
+		if g2.MainIPv4 != nil {
+			t.Fatalf("s2 keeps main %v after its address moved away", *g2.MainIPv4)
+		}
+		dom := "host.example.com"
+		ed, err := m.UpdateIP(f.ctx, a.ID, store.IPPatch{Domain: &dom})
+		if err != nil || ed.Domain != dom {
+			t.Fatalf("edit: %+v %v", ed, err)
+		}
+
+		// Release s1: a goes back, the permanent address stays.
+		f.must(db.Views().SetOwner(f.ctx, s1.ID, nil), "release")
+		if _, err := m.GetIP(f.ctx, a.ID); !errors.Is(err, fault.ErrNotFound) {
+			t.Fatalf("released server's address still stored: %v", err)
+		}
+		if p, err := m.GetIP(f.ctx, perm.ID); err != nil || p.ServerID == nil || *p.ServerID != s1.ID {
+			t.Fatalf("permanent address after release: %+v %v", p, err)
+		}
+		again, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n.ID})
+		if err != nil || again.Name != a.Name {
+			t.Fatalf("released address not handed out first: %v %v", again.Name, err)
+		}
+		f.must(m.Release(f.ctx, again.ID), "release again")
+
+		// Deleting the owner releases its servers the same way.
+		f.must(db.Views().SetOwner(f.ctx, s1.ID, &owner.ID), "assign")
+		b, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n.ID, ServerID: &s1.ID, SetMain: true})
+		f.must(err, "alloc b")
+		f.must(db.Auth().DeleteUser(f.ctx, owner.ID), "delete owner")
+		if _, err := m.GetIP(f.ctx, b.ID); !errors.Is(err, fault.ErrNotFound) {
+			t.Fatalf("deleted owner's server keeps its address: %v", err)
+		}
+		if g1, _ = f.inv.Servers.Get(f.ctx, s1.ID); g1.MainIPv4 != nil || g1.OwnerID != nil {
+			t.Fatalf("server after owner deletion: owner %v main %v", g1.OwnerID, g1.MainIPv4)
+		}
+
+		// Attach and detach pools.
+		p := ipam.Pool{Name: "placed"}
+		f.must(m.CreatePool(f.ctx, &p, []string{"198.51.100.4-198.51.100.5"}), "pool")
+		loc := f.location("ipam-loc")
+		rk := f.rack("ipam-rack", loc.ID)
+		pl, err := m.AttachPool(f.ctx, p.ID, nil, &rk.ID)
+		f.must(err, "attach rack")
+		_, err = m.AttachPool(f.ctx, p.ID, nil, &rk.ID)
+		wantKind(t, err, fault.ErrConflict, "attach twice")
+		_, err = m.AttachPool(f.ctx, p.ID, &loc.ID, &rk.ID)
+		wantKind(t, err, fault.ErrInvalid, "attach to both")
+		_, err = m.AttachPool(f.ctx, p.ID, ptr(int64(999999)), nil)
+		wantKind(t, err, fault.ErrInvalid, "attach to a missing location")
+		_, err = m.AttachPool(f.ctx, 999999, &loc.ID, nil)
+		wantKind(t, err, fault.ErrNotFound, "attach a missing pool")
+		got, _ := m.GetPool(f.ctx, p.ID)
+		if len(got.Places) != 1 || got.Places[0].RackID == nil || *got.Places[0].RackID != rk.ID {
+			t.Fatalf("places %+v", got.Places)
+		}
+		wantKind(t, m.DetachPool(f.ctx, p.ID, pl.ID+1000), fault.ErrNotFound, "detach missing")
+		f.must(m.DetachPool(f.ctx, p.ID, pl.ID), "detach")
+		if got, _ = m.GetPool(f.ctx, p.ID); len(got.Places) != 0 {
+			t.Fatalf("places after detach %+v", got.Places)
 		}
 	})
 }
