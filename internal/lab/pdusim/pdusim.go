@@ -12,19 +12,17 @@
 // 2 immediateOff, 3 immediateReboot (off, RebootDelay, on). It reads back
 // 1 when the outlet is on and 2 when off, as the status column does.
 // Requests with another community are dropped, as real agents do; SNMPv3
-// is not served. Packets are encoded and decoded with gosnmp.
+// is not served. The protocol side is the lab's shared agent, snmpagent.
 package pdusim
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gosnmp/gosnmp"
+	"github.com/dcimd/dcimd/internal/lab/snmpagent"
 )
 
 // Defaults for Options.
@@ -80,20 +78,18 @@ type Counters struct {
 // PDU is a running simulated PDU.
 type PDU struct {
 	opts  Options
-	conn  *net.UDPConn
+	agent *snmpagent.Agent
 	start time.Time
-	mib   []entry // sorted by OID
 
 	mu      sync.Mutex
 	on      []bool        // index 0 is outlet 1
 	reboots []*time.Timer // pending "back on" of a reboot, per outlet
 	closed  bool
 
-	on1, off1, reboot1, refused atomic.Int64
+	on1, off1, reboot1 atomic.Int64
 
 	stopCtx   func() bool
 	closeOnce sync.Once
-	done      chan struct{}
 }
 
 // Start listens on opts.Addr and serves until ctx ends or Close is called.
@@ -116,16 +112,7 @@ func Start(ctx context.Context, opts Options) (*PDU, error) {
 	if opts.RebootDelay <= 0 {
 		opts.RebootDelay = DefaultRebootDelay
 	}
-	ua, err := net.ResolveUDPAddr("udp", opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("pdusim: resolve %q: %w", opts.Addr, err)
-	}
-	c, err := net.ListenUDP("udp", ua)
-	if err != nil {
-		return nil, fmt.Errorf("pdusim: listen on %s: %w", opts.Addr, err)
-	}
-	p := &PDU{opts: opts, conn: c, start: time.Now(), on: make([]bool, opts.Outlets),
-		reboots: make([]*time.Timer, opts.Outlets), done: make(chan struct{})}
+	p := &PDU{opts: opts, start: time.Now(), on: make([]bool, opts.Outlets), reboots: make([]*time.Timer, opts.Outlets)}
 	for i := range p.on {
 		p.on[i] = true
 	}
@@ -134,23 +121,27 @@ func Start(ctx context.Context, opts Options) (*PDU, error) {
 			p.on[n-1] = false
 		}
 	}
-	p.mib = p.buildMIB()
-	go func() {
-		defer close(p.done)
-		p.serve()
-	}()
+	mib, err := snmpagent.NewMIB(p.objects())
+	if err != nil {
+		return nil, fmt.Errorf("pdusim: %w", err)
+	}
+	p.agent, err = snmpagent.Start(ctx, snmpagent.Config{Addr: opts.Addr, MIB: mib, Locker: &p.mu,
+		Communities: map[string]snmpagent.Access{opts.Community: snmpagent.ReadWrite}})
+	if err != nil {
+		return nil, fmt.Errorf("pdusim: %w", err)
+	}
 	p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Close() })
 	return p, nil
 }
 
 // Addr is the agent's UDP address, host:port.
-func (p *PDU) Addr() string { return p.conn.LocalAddr().String() }
+func (p *PDU) Addr() string { return p.agent.Addr() }
 
 // Host is the agent's IP address as text.
-func (p *PDU) Host() string { return p.conn.LocalAddr().(*net.UDPAddr).IP.String() }
+func (p *PDU) Host() string { return p.agent.Host() }
 
 // Port is the agent's UDP port.
-func (p *PDU) Port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
+func (p *PDU) Port() int { return p.agent.Port() }
 
 // Community is the read-write community.
 func (p *PDU) Community() string { return p.opts.Community }
@@ -167,7 +158,7 @@ func (p *PDU) On(n int) bool {
 
 // Counters returns a snapshot of the counters.
 func (p *PDU) Counters() Counters {
-	return Counters{On: p.on1.Load(), Off: p.off1.Load(), Reboot: p.reboot1.Load(), Refused: p.refused.Load()}
+	return Counters{On: p.on1.Load(), Off: p.off1.Load(), Reboot: p.reboot1.Load(), Refused: p.agent.Stats().Refused}
 }
 
 // Close stops the agent, cancels pending reboots and waits for the server.
@@ -183,37 +174,9 @@ func (p *PDU) Close() error {
 			}
 		}
 		p.mu.Unlock()
-		err = p.conn.Close()
-		<-p.done
+		err = p.agent.Close()
 	})
 	return err
-}
-
-func (p *PDU) serve() {
-	buf := make([]byte, 65535)
-	dec := &gosnmp.GoSNMP{}
-	for {
-		n, addr, err := p.conn.ReadFromUDP(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		req, err := dec.SnmpDecodePacket(buf[:n])
-		if err != nil || req.Version == gosnmp.Version3 || req.Community != p.opts.Community {
-			continue // undecodable, v3 or wrong community: no answer
-		}
-		resp := p.handle(req)
-		if resp == nil {
-			continue
-		}
-		out, err := resp.MarshalMsg()
-		if err != nil {
-			continue
-		}
-		_, _ = p.conn.WriteToUDP(out, addr)
-	}
 }
 
 // setOutlet switches outlet n; the caller holds p.mu.
