@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,6 +36,12 @@ type IPAM interface {
 	// Edits.
 	UpdateNetFields(ctx context.Context, id int64, gateway, vlan, note *string) (ipam.Net, error)
 	UpdatePool(ctx context.Context, id int64, name, note *string, isPublic *bool) (ipam.Pool, error)
+	// Admin tools.
+	FreeAddrs(ctx context.Context, netID int64, limit int) ([]string, error)
+	UpdateIP(ctx context.Context, id int64, p ipam.IPPatch) (ipam.IP, error)
+	MoveIP(ctx context.Context, id int64, serverID *int64, setMain bool) (ipam.IP, error)
+	AttachPool(ctx context.Context, poolID int64, locationID, rackID *int64) (ipam.PoolPlace, error)
+	DetachPool(ctx context.Context, poolID, placeID int64) error
 }
 
 func (a *API) ipamRoutes(ip, dci *gin.RouterGroup) {
@@ -51,6 +58,14 @@ func (a *API) ipamRoutes(ip, dci *gin.RouterGroup) {
 	adm.DELETE("/ippool/:id", a.deletePool)
 	adm.POST("/ippool/:id/range", a.addRange)
 	adm.DELETE("/ippool/:id/range/:rid", a.deleteRange)
+	adm.POST("/ippool/:id/place", a.attachPool)
+	adm.DELETE("/ippool/:id/place/:pid", a.detachPool)
+	adm.GET("/ipnet/:id/free", a.freeAddrs)
+	adm.POST("/ip", a.createIP)
+	adm.GET("/ip/:id", a.getIP)
+	adm.POST("/ip/:id", a.editIP)
+	adm.DELETE("/ip/:id", a.deleteIP)
+	adm.POST("/ip/:id/move", a.moveIP)
 	if a.tasks != nil {
 		dci.POST("/server/:id/ip", a.allocateServerIP)
 		dci.POST("/server/:id/ip/:ip_id", a.removeServerIP)
@@ -72,9 +87,13 @@ func poolJSON(p *ipam.Pool) gin.H {
 	for i, r := range p.Ranges {
 		ranges[i] = gin.H{"id": r.ID, "name": r.Name, "ipnet": r.NetID, "family": family(r.Family)}
 	}
+	places := make([]gin.H, len(p.Places))
+	for i, pl := range p.Places {
+		places[i] = gin.H{"id": pl.ID, "location": pl.LocationID, "rack": pl.RackID}
+	}
 	return gin.H{"id": p.ID, "name": p.Name, "userspace": p.Userspace, "note": p.Note, "is_public": p.IsPublic,
 		"using_ip": p.Using, "using_ipv4": p.Using4, "using_ipv6": p.Using6,
-		"total_ip": p.Total, "total_ipv4": p.Total4, "total_ipv6": p.Total6, "ranges": ranges}
+		"total_ip": p.Total, "total_ipv4": p.Total4, "total_ipv6": p.Total6, "ranges": ranges, "places": places}
 }
 
 func (a *API) listNets(c *gin.Context) {
@@ -423,8 +442,14 @@ func (a *API) removeServerIP(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	ip, err := a.ipam.GetIP(ctx, ipID)
-	if err == nil && (ip.ServerID == nil || *ip.ServerID != id) {
+	switch {
+	case err != nil:
+	case ip.ServerID == nil || *ip.ServerID != id:
 		err = fault.NotFound("ip", ipID)
+	case ip.Status == ipam.StatusAllocating || ip.Status == ipam.StatusDeleting || ip.Status == ipam.StatusInProgress:
+		err = fault.Conflict("address %s is %s; wait for its task to end", ip.Name, ip.Status)
+	case ip.Permanent && !mustPrincipal(c).IsAdmin():
+		err = fault.Forbidden(fmt.Sprintf("address %s is permanent; only an admin removes it", ip.Name))
 	}
 	if err != nil {
 		fail(c, err)
@@ -443,4 +468,227 @@ func (a *API) removeServerIP(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"id": ipID, "task": t.ID})
+}
+
+// freeAddrs lists the next free addresses of a network, lowest first, as
+// allocation would hand them out: GET /ipnet/{id}/free?limit=n (default 10).
+func (a *API) freeAddrs(c *gin.Context) {
+	id, ok := idParam(c, "id", "network")
+	if !ok {
+		return
+	}
+	limit := 10
+	if s := c.Query("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			fail(c, fault.Invalid("limit", "must be a number between 1 and 1000"))
+			return
+		}
+		limit = v
+	}
+	free, err := a.ipam.FreeAddrs(c.Request.Context(), id, limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	listJSON(c, free, len(free), func(s *string) gin.H { return gin.H{"name": *s} })
+}
+
+func ipamIPJSON(ip *ipam.IP) gin.H {
+	return gin.H{"id": ip.ID, "name": ip.Name, "family": family(ip.Family), "ipnet": ip.NetID, "userspace": ip.Userspace,
+		"server": ip.ServerID, "domain": ip.Domain, "status": ip.Status, "note": ip.Note, "reserved": ip.Reserved,
+		"permanent": ip.Permanent}
+}
+
+// createIP is an admin's address: with a server, assigned to it at once
+// (status ok, no task); without, a reservation that allocation never hands
+// out. The address is exact (name), or the lowest free one of a network
+// or a pool.
+func (a *API) createIP(c *gin.Context) {
+	var b struct {
+		Name      string `json:"name"`
+		Family    string `json:"family"`
+		IPNet     int64  `json:"ip_net"`
+		IPPool    int64  `json:"ip_pool"`
+		Userspace int64  `json:"userspace"`
+		Server    *int64 `json:"server"`
+		Domain    string `json:"domain"`
+		Note      string `json:"note"`
+		Permanent bool   `json:"permanent"`
+		SetMain   bool   `json:"set_as_main"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	fam := 0
+	switch b.Family {
+	case "ipv4", "4":
+		fam = 4
+	case "ipv6", "6":
+		fam = 6
+	case "":
+	default:
+		fail(c, fault.Invalid("family", `must be "ipv4" or "ipv6"`))
+		return
+	}
+	if b.IPNet < 0 || b.IPPool < 0 || b.Userspace < 0 {
+		fail(c, fault.Invalid("ip_net", "ids must be positive"))
+		return
+	}
+	ctx := c.Request.Context()
+	if b.Server != nil {
+		if _, err := a.inv.Servers.Get(ctx, *b.Server); err != nil {
+			if errors.Is(err, fault.ErrNotFound) {
+				err = fault.Invalid("server", "server %d does not exist", *b.Server)
+			}
+			fail(c, err)
+			return
+		}
+	} else if b.SetMain || b.Permanent {
+		fail(c, fault.Invalid("server", "set_as_main and permanent need a server"))
+		return
+	}
+	ip, err := a.ipam.Allocate(ctx, ipam.Alloc{Userspace: b.Userspace, Family: fam, Name: b.Name, NetID: b.IPNet, PoolID: b.IPPool,
+		ServerID: b.Server, Domain: b.Domain, Note: b.Note, Reserved: b.Server == nil, Permanent: b.Permanent, SetMain: b.SetMain,
+		Status: ipam.StatusOK})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, ip.ID)
+}
+
+func (a *API) getIP(c *gin.Context) {
+	id, ok := idParam(c, "id", "ip")
+	if !ok {
+		return
+	}
+	ip, err := a.ipam.GetIP(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ipamIPJSON(&ip))
+}
+
+func (a *API) editIP(c *gin.Context) {
+	id, ok := idParam(c, "id", "ip")
+	if !ok {
+		return
+	}
+	var b struct {
+		Domain    *string `json:"domain"`
+		Note      *string `json:"note"`
+		Permanent *bool   `json:"permanent"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if _, err := a.ipam.UpdateIP(c.Request.Context(), id, ipam.IPPatch{Domain: b.Domain, Note: b.Note, Permanent: b.Permanent}); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+// deleteIP releases an address at once (an admin's tool; clients remove
+// their servers' addresses through the task of POST /server/{id}/ip/{ip_id}).
+func (a *API) deleteIP(c *gin.Context) {
+	id, ok := idParam(c, "id", "ip")
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	ip, err := a.ipam.GetIP(ctx, id)
+	if err == nil && (ip.Status == ipam.StatusAllocating || ip.Status == ipam.StatusDeleting) {
+		err = fault.Conflict("address %s is %s; wait for its task to end", ip.Name, ip.Status)
+	}
+	if err == nil {
+		err = a.ipam.Release(ctx, id)
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+// moveIP gives an address to another server ({"server": id}) or makes it a
+// reservation ({"server": null}).
+func (a *API) moveIP(c *gin.Context) {
+	id, ok := idParam(c, "id", "ip")
+	if !ok {
+		return
+	}
+	var b struct {
+		Server  *int64 `json:"server"`
+		SetMain bool   `json:"set_as_main"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if b.Server != nil && *b.Server <= 0 {
+		fail(c, fault.Invalid("server", "must be a server id or null"))
+		return
+	}
+	if b.Server == nil && b.SetMain {
+		fail(c, fault.Invalid("set_as_main", "needs a server"))
+		return
+	}
+	if _, err := a.ipam.MoveIP(c.Request.Context(), id, b.Server, b.SetMain); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+// attachPool makes a pool one that a location's or a rack's servers
+// allocate from by default: {"location": id} or {"rack": id}.
+func (a *API) attachPool(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	var b struct {
+		Location *int64 `json:"location"`
+		Rack     *int64 `json:"rack"`
+	}
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	for _, v := range []struct {
+		field string
+		id    *int64
+	}{{"location", b.Location}, {"rack", b.Rack}} {
+		if v.id != nil && *v.id <= 0 {
+			fail(c, fault.Invalid(v.field, "must be a positive id"))
+			return
+		}
+	}
+	pl, err := a.ipam.AttachPool(c.Request.Context(), id, b.Location, b.Rack)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, pl.ID)
+}
+
+func (a *API) detachPool(c *gin.Context) {
+	id, ok := idParam(c, "id", "pool")
+	if !ok {
+		return
+	}
+	pid, ok := idParam(c, "pid", "pool attachment")
+	if !ok {
+		return
+	}
+	if err := a.ipam.DetachPool(c.Request.Context(), id, pid); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, pid)
 }

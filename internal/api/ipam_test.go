@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -153,5 +155,145 @@ func TestIPAMAPI(t *testing.T) {
 		}
 		r = e.must(http.StatusConflict, "POST", "/api/dci/v3/server/"+theirs+"/ip", e.admin, map[string]any{"family": "ipv4", "ip_pool": pool})
 		t.Logf("exhausted: %s", r.Raw)
+	})
+}
+
+// TestIPAMAdminAPI: reservations, the free list, moves, edits, pool
+// places with the rack-first default, a release returning addresses, and
+// allocation_fail on a task that died; each bad request a 4xx that changes
+// nothing.
+func TestIPAMAdminAPI(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		te := newTaskEnv(t, db, taskOpts{})
+		e := te.env
+		f := e.fixture()
+		const v3 = "/api/ip/v3"
+		n := e.create(v3+"/ipnet", map[string]any{"name": "10.70.0.0/28", "gateway": "10.70.0.1"})
+		free := func() string {
+			var out []string
+			for _, x := range ipamList(t, e, v3+"/ipnet/"+itoa(n)+"/free?limit=20") {
+				out = append(out, x["name"].(string))
+			}
+			return strings.Join(out, " ")
+		}
+		if got := free(); got != "10.70.0.2 10.70.0.3 10.70.0.4 10.70.0.5 10.70.0.6 10.70.0.7 10.70.0.8 10.70.0.9 10.70.0.10 10.70.0.11 10.70.0.12 10.70.0.13 10.70.0.14" {
+			t.Fatalf("free %q", got)
+		}
+		snapshot := func() string {
+			var b strings.Builder
+			for _, p := range []string{v3 + "/ip", v3 + "/ippool", v3 + "/ipnet"} {
+				fmt.Fprint(&b, ipamList(t, e, p))
+			}
+			return b.String()
+		}
+
+		// Reservation: never handed out.
+		res := e.create(v3+"/ip", map[string]any{"name": "10.70.0.2", "note": "router B"})
+		if got := e.must(http.StatusOK, "GET", v3+"/ip/"+itoa(res), e.admin, nil).Body; got["reserved"] != true || got["note"] != "router B" {
+			t.Fatalf("reservation %v", got)
+		}
+		mine, other := itoa(f.servers[0]), itoa(f.servers[1])
+		pool := e.create(v3+"/ippool", map[string]any{"name": "rack pool", "ranges": []string{"10.70.0.2-10.70.0.5"}})
+		e.create(v3+"/ippool/"+itoa(pool)+"/place", map[string]any{"rack": f.rack})
+		r := e.must(http.StatusOK, "POST", "/api/dci/v3/server/"+mine+"/ip", f.userToken, map[string]any{"family": "ipv4", "set_as_main_ipv4": true})
+		a := int64(r.Body["id"].(float64))
+		te.waitEnd(int64(r.Body["task"].(float64)), task.Complete)
+		if got := e.must(http.StatusOK, "GET", v3+"/ip/"+itoa(a), e.admin, nil).Body; got["name"] != "10.70.0.3" || got["status"] != "ok" {
+			t.Fatalf("rack pool allocation skipped the reservation? %v", got)
+		}
+		perm := e.create(v3+"/ip", map[string]any{"ip_net": n, "server": f.servers[0], "permanent": true, "note": "mgmt"})
+
+		before := snapshot()
+		for _, c := range []struct {
+			method, path string
+			body         any
+			status       int
+		}{
+			{"GET", v3 + "/ipnet/" + itoa(n) + "/free?limit=0", nil, 400},
+			{"GET", v3 + "/ipnet/" + itoa(n) + "/free?limit=1001", nil, 400},
+			{"GET", v3 + "/ipnet/" + itoa(n) + "/free?limit=x", nil, 400},
+			{"GET", v3 + "/ipnet/999999/free", nil, 404},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.2"}, 409},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.1"}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.0"}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.99.0.1"}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "not-an-ip"}, 400},
+			{"POST", v3 + "/ip", map[string]any{}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.9", "ip_net": n}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.9", "server": 999999}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.9", "permanent": true}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.9", "family": "ipv9"}, 400},
+			{"POST", v3 + "/ip", map[string]any{"name": "10.70.0.9", "bogus": 1}, 400},
+			{"POST", v3 + "/ip", map[string]any{"ip_pool": 999999}, 404},
+			{"GET", v3 + "/ip/999999", nil, 404},
+			{"POST", v3 + "/ip/999999", map[string]any{"note": "x"}, 404},
+			{"POST", v3 + "/ip/" + itoa(a), map[string]any{"note": 5}, 400},
+			{"POST", v3 + "/ip/" + itoa(a) + "/move", map[string]any{"server": 999999}, 400},
+			{"POST", v3 + "/ip/" + itoa(a) + "/move", map[string]any{"server": -1}, 400},
+			{"POST", v3 + "/ip/" + itoa(a) + "/move", map[string]any{"server": nil, "set_as_main": true}, 400},
+			{"POST", v3 + "/ip/999999/move", map[string]any{"server": f.servers[1]}, 404},
+			{"DELETE", v3 + "/ip/999999", nil, 404},
+			{"POST", v3 + "/ippool/" + itoa(pool) + "/place", map[string]any{"rack": f.rack}, 409},
+			{"POST", v3 + "/ippool/" + itoa(pool) + "/place", map[string]any{"rack": f.rack, "location": f.location}, 400},
+			{"POST", v3 + "/ippool/" + itoa(pool) + "/place", map[string]any{}, 400},
+			{"POST", v3 + "/ippool/" + itoa(pool) + "/place", map[string]any{"rack": 999999}, 400},
+			{"POST", v3 + "/ippool/" + itoa(pool) + "/place", map[string]any{"location": 0}, 400},
+			{"POST", v3 + "/ippool/999999/place", map[string]any{"rack": f.rack}, 404},
+			{"DELETE", v3 + "/ippool/" + itoa(pool) + "/place/999999", nil, 404},
+		} {
+			got := e.do(c.method, c.path, e.admin, c.body)
+			if got.Status != c.status || got.Body["error"] == nil {
+				t.Errorf("%s %s %v: %d %s; want %d in the error format", c.method, c.path, c.body, got.Status, got.Raw, c.status)
+			}
+		}
+		// A user may not remove a permanent address, nor touch admin tools.
+		e.must(http.StatusForbidden, "POST", "/api/dci/v3/server/"+mine+"/ip/"+itoa(perm), f.userToken, map[string]any{})
+		e.must(http.StatusForbidden, "POST", v3+"/ip/"+itoa(a)+"/move", f.userToken, map[string]any{"server": f.servers[0]})
+		if after := snapshot(); after != before {
+			t.Fatalf("bad requests changed IPAM:\nbefore %s\nafter  %s", before, after)
+		}
+
+		// Move a to the other server and back; edit it.
+		e.must(http.StatusOK, "POST", v3+"/ip/"+itoa(a)+"/move", e.admin, map[string]any{"server": f.servers[1], "set_as_main": true})
+		if s := te.serverObj(e.admin, f.servers[0]); s["main_ipv4"] != nil && s["main_ipv4"] != 0.0 {
+			t.Fatalf("old server keeps main_ipv4 %v", s["main_ipv4"])
+		}
+		if s := te.serverObj(e.admin, f.servers[1]); s["main_ipv4"] != float64(a) {
+			t.Fatalf("new server main_ipv4 %v", s["main_ipv4"])
+		}
+		e.must(http.StatusOK, "POST", v3+"/ip/"+itoa(a)+"/move", e.admin, map[string]any{"server": f.servers[0]})
+		e.must(http.StatusOK, "POST", v3+"/ip/"+itoa(a), e.admin, map[string]any{"domain": "moved.example.com"})
+		_ = other
+
+		// Releasing the server returns a, keeps the permanent one.
+		e.must(http.StatusOK, "DELETE", "/api/dci/v3/server/"+mine+"/owner", e.admin, nil)
+		e.must(http.StatusNotFound, "GET", v3+"/ip/"+itoa(a), e.admin, nil)
+		if got := e.must(http.StatusOK, "GET", v3+"/ip/"+itoa(perm), e.admin, nil).Body; got["server"] != float64(f.servers[0]) {
+			t.Fatalf("permanent address after release %v", got)
+		}
+		if got := free(); !strings.HasPrefix(got, "10.70.0.3 ") {
+			t.Fatalf("released address not first free: %q", got)
+		}
+		e.must(http.StatusOK, "DELETE", v3+"/ip/"+itoa(res), e.admin, nil)
+
+		// A task that died with its process: the orphan sweep fails it and
+		// the address says allocation_fail.
+		stuck := e.create(v3+"/ip", map[string]any{"name": "10.70.0.14", "server": f.servers[1]})
+		if err := db.IPAM().SetStatus(context.Background(), stuck, "allocating", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL().ExecContext(context.Background(), fmt.Sprintf(`INSERT INTO tasks (name, exclusive, status, params, created_at, updated_at)
+			VALUES ('ip_allocate', false, 'running', '{"ip_id":%d}', '2000-01-01 00:00:00+00:00', '2000-01-01 00:00:00+00:00')`, stuck)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := te.eng.FailOrphans(context.Background()); err != nil || n != 1 {
+			t.Fatalf("FailOrphans %d %v", n, err)
+		}
+		got := e.must(http.StatusOK, "GET", v3+"/ip/"+itoa(stuck), e.admin, nil).Body
+		if got["status"] != "allocation_fail" {
+			t.Fatalf("address of a failed allocation: %v", got)
+		}
+		// It can be removed like any other.
+		e.must(http.StatusOK, "DELETE", v3+"/ip/"+itoa(stuck), e.admin, nil)
 	})
 }

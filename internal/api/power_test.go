@@ -103,7 +103,7 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 	psvc := power.NewService(paths, power.Options{FallbackToPDU: !o.noFallback, PDUResetWait: o.pduResetWait, Log: log})
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: o.stepTimeout, MaxAttempts: o.maxAttempts})
-	ops.RegisterIP(eng, db.IPAM(), o.maxAttempts)
+	ops.RegisterIP(eng, db.IPAM(), o.maxAttempts, log)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, eng.NewWorker(o.attemptTimeout))

@@ -78,6 +78,7 @@ type roleExtra struct {
 	delOSTemplate, delServer, delUser, conn                                                      int64
 	ipA, ipB, ipFree                                                                             int64
 	ipnet, delNet, pool, delPool, delRange                                                       int64
+	ipMove, ipDel, delPlace                                                                      int64
 }
 
 func roleSetup(t *testing.T, e *env, f fixture) roleExtra {
@@ -129,11 +130,14 @@ func roleSetup(t *testing.T, e *env, f fixture) roleExtra {
 	x.ipA = ip("192.0.2.10", itoa(f.servers[0]))
 	x.ipB = ip("192.0.2.11", itoa(f.servers[1]))
 	x.ipFree = ip("192.0.2.12", "NULL")
+	x.ipMove = ip("192.0.2.13", "NULL")
+	x.ipDel = ip("192.0.2.14", "NULL")
 	x.ipnet = net
 	x.delNet = e.create("/api/ip/v3/ipnet", map[string]any{"name": "198.51.100.0/24"})
 	x.pool = e.create("/api/ip/v3/ippool", map[string]any{"name": "pool1", "ranges": []string{"192.0.2.100-192.0.2.110"}})
 	x.delPool = e.create("/api/ip/v3/ippool", map[string]any{"name": "pool-del", "ranges": []string{"192.0.2.120-192.0.2.130"}})
 	x.delRange = e.create("/api/ip/v3/ippool/"+itoa(x.pool)+"/range", map[string]any{"name": "192.0.2.140-192.0.2.150"})
+	x.delPlace = e.create("/api/ip/v3/ippool/"+itoa(x.pool)+"/place", map[string]any{"rack": f.rack})
 	return x
 }
 
@@ -281,7 +285,15 @@ func roleCases(t *testing.T, e *env, f fixture, x roleExtra) []roleCase {
 		{route: "POST /api/ip/v3/ippool/:id", args: s(x.pool), body: map[string]any{"note": "edited"}, want: admin},
 		{route: "POST /api/ip/v3/ippool/:id/range", args: s(x.pool), body: map[string]any{"name": "192.0.2.200-192.0.2.210"}, want: admin},
 
+		{route: "GET /api/ip/v3/ipnet/:id/free", args: s(x.ipnet), want: admin},
+		{route: "POST /api/ip/v3/ip", body: map[string]any{"ip_net": x.ipnet, "note": "held for the router"}, want: admin},
+		{route: "GET /api/ip/v3/ip/:id", args: s(x.ipFree), want: admin},
+		{route: "POST /api/ip/v3/ip/:id", args: s(x.ipFree), body: map[string]any{"note": "edited"}, want: admin},
+		{route: "POST /api/ip/v3/ip/:id/move", args: s(x.ipMove), body: map[string]any{"server": f.servers[1]}, want: admin},
+		{route: "POST /api/ip/v3/ippool/:id/place", args: s(x.pool), body: map[string]any{"location": f.location}, want: admin},
 		// deletions, last
+		{route: "DELETE /api/ip/v3/ip/:id", args: s(x.ipDel), want: admin},
+		{route: "DELETE /api/ip/v3/ippool/:id/place/:pid", args: s(x.pool, x.delPlace), want: admin},
 		{route: "DELETE /api/ip/v3/ippool/:id/range/:rid", args: s(x.pool, x.delRange), want: admin},
 		{route: "DELETE /api/ip/v3/ippool/:id", args: s(x.delPool), want: admin},
 		{route: "DELETE /api/ip/v3/ipnet/:id", args: s(x.delNet), want: admin},
@@ -511,7 +523,7 @@ func roleCheckScope(t *testing.T, e *env, f fixture, x roleExtra) {
 		expect(u, p+sep+"where=server+EQ+"+theirs+"+OR+server+IS+null+OR+id+EQ+"+itoa(x.ipB))
 	}
 	for _, p := range []string{"/api/dci/v3/ip", "/api/dci/v3/ipmgr/ip", "/api/ip/v3/ip"} {
-		expect(e.admin, p, x.ipA, x.ipB, x.ipFree)
+		expect(e.admin, p, x.ipA, x.ipB, x.ipFree, x.ipMove, x.ipDel)
 	}
 	expect(e.admin, "/api/dci/v3/server/"+theirs+"/ip", x.ipB)
 	expect(e.admin, "/api/dci/v3/server/"+mine+"/ip?where=id+EQ+"+itoa(x.ipB)+"+OR+id+EQ+"+itoa(x.ipA), x.ipA)

@@ -32,7 +32,7 @@ func startTasks(ctx context.Context, cfg config.Config, db *store.DB, inv *serve
 	psvc := power.NewService(paths, power.Options{FallbackToPDU: cfg.Power.FallbackToPDU, PDUResetWait: cfg.Power.PDUResetWait, Log: log})
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: cfg.Power.StepTimeout, MaxAttempts: cfg.Tasks.MaxAttempts})
-	ops.RegisterIP(eng, db.IPAM(), cfg.Tasks.MaxAttempts)
+	ops.RegisterIP(eng, db.IPAM(), cfg.Tasks.MaxAttempts, log)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, eng.NewWorker(cfg.Tasks.AttemptTimeout))
