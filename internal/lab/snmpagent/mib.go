@@ -73,9 +73,18 @@ type MIB struct {
 }
 
 // NewMIB sorts the objects in OID order; it fails on a malformed or
-// repeated OID.
-func NewMIB(objs []Object) (*MIB, error) {
+// repeated OID. Types names further read-only object types the agent
+// implements, such as the columns of a table that may be empty: a GET
+// there gets noSuchInstance rather than noSuchObject.
+func NewMIB(objs []Object, types ...string) (*MIB, error) {
 	m := &MIB{objs: make([]object, len(objs)), types: map[string]bool{}}
+	for _, t := range types {
+		oid, ok := parseOID(t)
+		if !ok {
+			return nil, fmt.Errorf("snmpagent: bad object type %q", t)
+		}
+		m.types[formatOID(oid)] = false
+	}
 	for i, o := range objs {
 		oid, ok := parseOID(o.OID)
 		if !ok || o.Value == nil || o.Check != nil && o.Apply == nil {
