@@ -36,6 +36,23 @@ type Config struct {
 	DB    DBConfig    `yaml:"db"`
 	Tasks TasksConfig `yaml:"tasks"`
 	Power PowerConfig `yaml:"power"`
+	// Switches tunes switch port control over SNMP.
+	Switches SwitchesConfig `yaml:"switches"`
+}
+
+// SwitchesConfig tunes switch port control, the port status poller and
+// traffic collection.
+type SwitchesConfig struct {
+	// PollInterval is how often the connected ports' status and traffic
+	// counters are read; 0 turns the poller off.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// PollConcurrency bounds the switches read at once.
+	PollConcurrency int `yaml:"poll_concurrency"`
+	// CallTimeout bounds one SNMP request.
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	// SwitchTimeout bounds everything done on one switch in one poll or
+	// one task step, so a slow switch cannot hold up the others.
+	SwitchTimeout time.Duration `yaml:"switch_timeout"`
 }
 
 // TasksConfig tunes the durable task engine.
@@ -135,6 +152,7 @@ func Default() Config {
 			PollInterval: 200 * time.Millisecond, Retention: 30 * 24 * time.Hour, MaxAttempts: 5},
 		Power: PowerConfig{PollInterval: time.Minute, PollConcurrency: 32, CallTimeout: 5 * time.Second, StepTimeout: 2 * time.Minute,
 			CipherSuites: []int{17, 3}, MaxPerBMC: 1, FallbackToPDU: true, PDUResetWait: 5 * time.Second},
+		Switches: SwitchesConfig{PollInterval: time.Minute, PollConcurrency: 16, CallTimeout: 2 * time.Second, SwitchTimeout: time.Minute},
 	}
 }
 
@@ -209,6 +227,7 @@ var envVars = []envVar{
 	{"DCIMD_TASKS_RESCUE_AFTER", dur(func(c *Config) *time.Duration { return &c.Tasks.RescueAfter })},
 	{"DCIMD_POWER_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Power.PollInterval })},
 	{"DCIMD_POWER_CALL_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Power.CallTimeout })},
+	{"DCIMD_SWITCHES_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Switches.PollInterval })},
 }
 
 func applyEnv(cfg *Config, getenv func(string) string) error {
@@ -344,6 +363,17 @@ func (c Config) validateTasks(bad func(key, format string, args ...any) error) e
 		if cs < 0 || cs > 17 {
 			return bad("power.cipher_suites", "%d is not an IPMI cipher suite (0-17)", cs)
 		}
+	}
+	s := c.Switches
+	switch {
+	case s.PollInterval != 0 && s.PollInterval < time.Second:
+		return bad("switches.poll_interval", "must be 0 (off) or at least 1s")
+	case s.PollConcurrency < 1:
+		return bad("switches.poll_concurrency", "must be at least 1")
+	case s.CallTimeout < 100*time.Millisecond:
+		return bad("switches.call_timeout", "must be at least 100ms")
+	case s.SwitchTimeout < s.CallTimeout:
+		return bad("switches.switch_timeout", "must be at least switches.call_timeout")
 	}
 	return nil
 }
