@@ -193,7 +193,8 @@ func (b *switchPortBody) apply(v *server.SwitchPort) error {
 
 func switchPortJSON(v *server.SwitchPort) gin.H {
 	return gin.H{"id": v.ID, "switch": v.SwitchID, "identity": v.Identity, "name": v.Name, "description": v.Description,
-		"admin_status": v.AdminStatus, "oper_status": v.OperStatus, "speed": v.Speed, "vanished": v.Vanished}
+		"admin_status": v.AdminStatus, "oper_status": v.OperStatus, "speed": v.Speed, "vanished": v.Vanished, "alias": v.Alias,
+		"if_type": v.IfType}
 }
 
 type pduBody struct {

@@ -109,6 +109,8 @@ type SwitchPort struct {
 	OperStatus  string
 	Speed       int64 // Mbit/s
 	Vanished    bool
+	Alias       string // ifAlias, from discovery
+	IfType      int    // ifType, from discovery
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

@@ -113,6 +113,8 @@ type switchPortRow struct {
 	OperStatus  string `gorm:"column:oper_status"`
 	Speed       int64
 	Vanished    bool
+	Alias       string
+	IfType      int `gorm:"column:if_type"`
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -121,17 +123,19 @@ func (r *switchPortRow) rowID() int64 { return r.ID }
 
 var switchPortFields = listq.Fields{"id": fInt("id"), "switch_id": fInt("switch_id"), "switch": fInt("switch_id"), "identity": fStr("identity"),
 	"name": fStr("name"), "description": fStr("description"), "admin_status": fStr("admin_status"), "oper_status": fStr("oper_status"),
-	"speed": fInt("speed"), "vanished": fBool("vanished")}
+	"speed": fInt("speed"), "vanished": fBool("vanished"), "alias": fStr("alias"), "if_type": fInt("if_type")}
 
 func newSwitchPorts(d *DB) *table[server.SwitchPort, switchPortRow] {
 	return &table[server.SwitchPort, switchPortRow]{db: d, name: "switch_ports", what: "switch port", fields: switchPortFields, defOrder: "id",
 		toRow: func(_ *DB, v *server.SwitchPort) (switchPortRow, error) {
 			return switchPortRow{ID: v.ID, SwitchID: v.SwitchID, Identity: v.Identity, Name: v.Name, Description: v.Description,
-				AdminStatus: v.AdminStatus, OperStatus: v.OperStatus, Speed: v.Speed, Vanished: v.Vanished, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}, nil
+				AdminStatus: v.AdminStatus, OperStatus: v.OperStatus, Speed: v.Speed, Vanished: v.Vanished, Alias: v.Alias, IfType: v.IfType,
+				CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}, nil
 		},
 		fromRow: func(_ *DB, r *switchPortRow) (server.SwitchPort, error) {
 			return server.SwitchPort{ID: r.ID, SwitchID: r.SwitchID, Identity: r.Identity, Name: r.Name, Description: r.Description,
-				AdminStatus: r.AdminStatus, OperStatus: r.OperStatus, Speed: r.Speed, Vanished: r.Vanished, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
+				AdminStatus: r.AdminStatus, OperStatus: r.OperStatus, Speed: r.Speed, Vanished: r.Vanished, Alias: r.Alias, IfType: r.IfType,
+				CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
 		}}
 }
 
