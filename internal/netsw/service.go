@@ -138,9 +138,6 @@ func NewService(st Store, open Opener, o Options) *Service {
 	return &Service{st: st, open: open, o: o}
 }
 
-// ErrReadOnly is returned when a port of a read-only switch would change.
-var ErrReadOnly = errors.New("switch is read-only")
-
 func (s *Service) driver(ctx context.Context, switchID int64) (server.Switch, Driver, error) {
 	sw, err := s.st.Switch(ctx, switchID)
 	if err != nil {
@@ -215,7 +212,7 @@ func (s *Service) SetPorts(ctx context.Context, g SwitchGroup, up bool) error {
 		return err
 	}
 	if sw.ReadOnly {
-		return fmt.Errorf("switch %s is marked read-only in dcimd; port %s was not changed: %w", sw.Name, g.Ports[0].label(), ErrReadOnly)
+		return fault.Conflict("switch %s is marked read-only in dcimd; port %s was not changed", sw.Name, g.Ports[0].label())
 	}
 	want := Down
 	if up {

@@ -72,6 +72,9 @@ func (e *DeviceError) Error() string {
 // Unwrap gives the underlying error.
 func (e *DeviceError) Unwrap() error { return e.Err }
 
+// Retryable reports whether a retry may help (for the task engine).
+func (e *DeviceError) Retryable() bool { return e.Transient }
+
 // IsTransient reports whether err is worth retrying.
 func IsTransient(err error) bool {
 	var de *DeviceError

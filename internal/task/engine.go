@@ -11,7 +11,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/dcimd/dcimd/internal/fault"
-	"github.com/dcimd/dcimd/internal/power"
 )
 
 // Handler does the work of one kind of task, step by step through r.
@@ -251,11 +250,42 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	return w.e.work(ctx, job.Args.TaskID, job.Attempt)
 }
 
+// DeviceFailure is a failed call to a device (a BMC, a PDU, a switch):
+// its text is written for operators, holds no secrets and may be shown to
+// clients, and it tells whether a retry may help.
+type DeviceFailure interface {
+	error
+	Retryable() bool
+}
+
+// Retryable reports whether err is worth another attempt: a transient
+// device failure or a deadline.
+func Retryable(err error) bool {
+	var df DeviceFailure
+	if errors.As(err, &df) {
+		return df.Retryable()
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// stepTimeout is a step that ran out of its own time.
+type stepTimeout struct {
+	task, step string
+	after      time.Duration
+	err        error
+}
+
+func (e *stepTimeout) Error() string {
+	return fmt.Sprintf("%s: %s: step timed out after %s", e.task, e.step, e.after)
+}
+func (e *stepTimeout) Unwrap() error   { return e.err }
+func (e *stepTimeout) Retryable() bool { return true }
+
 // PublicMessage is the text of err that may be shown to clients.
 func PublicMessage(err error) string {
-	var de *power.DeviceError
-	if errors.As(err, &de) {
-		return de.Error()
+	var df DeviceFailure
+	if errors.As(err, &df) {
+		return df.Error()
 	}
 	if fe, ok := fault.As(err); ok && fe.Kind != fault.KindInternal {
 		return fe.Msg

@@ -9,7 +9,6 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/dcimd/dcimd/internal/power"
 )
 
 // Run is one attempt of a task, handed to its Handler.
@@ -62,7 +61,7 @@ func (r *Run) Step(ctx context.Context, name string, timeout time.Duration, fn f
 		st.Status, st.Info = "canceled", "interrupted"
 	default:
 		if errors.Is(err, context.DeadlineExceeded) && sctx.Err() != nil {
-			err = &power.DeviceError{Device: r.Task.Name, Op: name, Transient: true, Msg: fmt.Sprintf("step timed out after %s", timeout), Err: err}
+			err = &stepTimeout{task: r.Task.Name, step: name, after: timeout, err: err}
 		}
 		st.Status, st.Info = "fail", PublicMessage(err)
 	}
@@ -140,7 +139,7 @@ func (e *Engine) work(ctx context.Context, id int64, attempt int) error {
 		return river.JobCancel(err)
 	case ctx.Err() != nil || timedOut(ctx):
 		return e.interrupted(ctx, &t, err, attempt, maxAttempts, log)
-	case power.IsTransient(err) && attempt < maxAttempts:
+	case Retryable(err) && attempt < maxAttempts:
 		t.StatusInfo = fmt.Sprintf("attempt %d of %d failed, retrying: %s", attempt, maxAttempts, PublicMessage(err))
 		log.Warn("task attempt failed", "err", err)
 		_ = e.store.SaveProgress(context.WithoutCancel(ctx), &t)
