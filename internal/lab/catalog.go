@@ -100,6 +100,9 @@ func macFor(server, k int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0xdc, 0x1d, byte(server >> 8), byte(server), byte(k)}
 }
 
+// bmcMAC is the MAC of server i's BMC (i from 1).
+func bmcMAC(i int) net.HardwareAddr { return macFor(i, 0xff) }
+
 // hardwareInfo is what diagnostics would report for server i (1-based):
 // cpu, memory (with modules), disks, nics, motherboard, bios.
 func hardwareInfo(m model, i int) map[string]any {
@@ -138,6 +141,6 @@ func hardwareInfo(m model, i int) map[string]any {
 		"nics":        nics,
 		"motherboard": map[string]any{"manufacturer": m.board[0], "model": m.board[1], "serial": fmt.Sprintf("NM%09d", 190000000+i)},
 		"bios":        map[string]any{"vendor": m.bios[0], "version": m.bios[1]},
-		"bmc":         map[string]any{"mac": macFor(i, 0xff).String(), "firmware": "1.0 (dcimd lab simulator)"},
+		"bmc":         map[string]any{"mac": bmcMAC(i).String(), "firmware": "1.0 (dcimd lab simulator)"},
 	}
 }

@@ -1,7 +1,8 @@
 // Package lab runs `dcimd lab`: a simulated datacenter in one process.
-// It starts a simulated BMC per server (bmcsim, go-ipmi's BMC server) and
-// a simulated APC PDU per rack (pdusim, an SNMP agent) on loopback ports,
-// fills the inventory with a location, racks, platforms, servers as if
+// It starts a simulated BMC per server (bmcsim, go-ipmi's BMC server), a
+// simulated APC PDU per rack (pdusim) and a simulated switch per rack
+// (switchsim; both SNMP agents on snmpagent) on loopback ports, fills the
+// inventory with a location, racks, platforms, servers as if
 // diagnosed, owners, BMC records, PDU outlets and switch ports, and then
 // runs the real daemon (app.Serve) on the same configuration as `serve`.
 package lab
@@ -22,8 +23,8 @@ import (
 	"github.com/dcimd/dcimd/internal/app"
 	"github.com/dcimd/dcimd/internal/auth"
 	"github.com/dcimd/dcimd/internal/config"
-	"github.com/dcimd/dcimd/internal/lab/bmcsim"
 	"github.com/dcimd/dcimd/internal/lab/pdusim"
+	"github.com/dcimd/dcimd/internal/lab/switchsim"
 	"github.com/dcimd/dcimd/internal/listq"
 	"github.com/dcimd/dcimd/internal/server"
 	"github.com/dcimd/dcimd/internal/store"
@@ -52,7 +53,7 @@ type Options struct {
 	Servers int
 
 	// started, when set (by tests), sees the simulators once they run.
-	started func(bmcs []*bmcsim.BMC, pdus []*pdusim.PDU)
+	started func(*sims)
 }
 
 // Run starts the simulated datacenter and the daemon, and returns when
@@ -79,7 +80,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		}
 	}()
 	if opts.started != nil {
-		opts.started(sims.bmcs, sims.pdus)
+		opts.started(sims)
 	}
 
 	db, err := app.OpenDB(ctx, cfg, log, true)
@@ -91,7 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		db.Close()
 		return err
 	}
-	sd := &seeder{svc: server.NewService(db.Inventory()), lay: lay, bmcs: sims.bmcs, pdus: sims.pdus, demoID: demo}
+	sd := &seeder{svc: server.NewService(db.Inventory()), lay: lay, bmcs: sims.bmcs, pdus: sims.pdus, switches: sims.switches, demoID: demo}
 	res, err := sd.run(ctx)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -200,6 +201,11 @@ func printLab(out io.Writer, lay layout, s *sims, res seeded, demoPW string) {
 	p := s.pdus[0]
 	fmt.Fprintf(out, "  PDUs: one APC rPDU per rack over SNMP v2c; outlet n feeds the rack's n-th server (switching it off cuts the BMC too);\n")
 	fmt.Fprintf(out, "        %s: snmpwalk -v2c -c %s %s %s\n", pduName(0), p.Community(), p.Addr(), pdusim.StatusStateOID)
+	sw := s.switches[0]
+	fmt.Fprintf(out, "  Switches: one per rack over SNMP v2c; port n is the NIC of the rack's n-th server, port %d+n its BMC, %d and %d uplinks;\n",
+		switchPorts/2, switchPorts+1, switchPorts+2)
+	fmt.Fprintf(out, "        %s: snmpwalk -v2c -c %s %s %s   (ifOperStatus; ifAdminStatus %s is writable)\n",
+		switchName(0), sw.Community(), sw.Addr(), switchsim.IfOperStatusOID, switchsim.IfAdminStatusOID)
 	switch {
 	case demoPW != "":
 		fmt.Fprintf(out, "  demo @user: %s  password: %s  (kept in the data dir as %s until changed)\n", DemoEmail, demoPW, demoPasswordFile)

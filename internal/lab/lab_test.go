@@ -17,6 +17,7 @@ import (
 	"github.com/dcimd/dcimd/internal/config"
 	"github.com/dcimd/dcimd/internal/lab/bmcsim"
 	"github.com/dcimd/dcimd/internal/lab/pdusim"
+	"github.com/dcimd/dcimd/internal/lab/switchsim"
 )
 
 // syncBuffer is written by the lab's goroutines and read by the test.
@@ -39,15 +40,16 @@ func (s *syncBuffer) String() string {
 
 // running is one lab.Run in the background.
 type running struct {
-	t      *testing.T
-	url    string
-	bmcs   []*bmcsim.BMC
-	pdus   []*pdusim.PDU
-	out    *syncBuffer
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-	token  string
+	t        *testing.T
+	url      string
+	bmcs     []*bmcsim.BMC
+	pdus     []*pdusim.PDU
+	switches []*switchsim.Switch
+	out      *syncBuffer
+	logs     *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
+	token    string
 }
 
 const adminPassword = "lab-test-admin-1"
@@ -65,10 +67,10 @@ func startLab(t *testing.T, dataDir string, servers int) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	var simsMu sync.Mutex
-	opts := Options{Servers: servers, started: func(b []*bmcsim.BMC, p []*pdusim.PDU) {
+	opts := Options{Servers: servers, started: func(s *sims) {
 		simsMu.Lock()
 		defer simsMu.Unlock()
-		r.bmcs, r.pdus = b, p
+		r.bmcs, r.pdus, r.switches = s.bmcs, s.pdus, s.switches
 	}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go func() { r.done <- Run(ctx, cfg, log, r.out, opts) }()
@@ -294,6 +296,11 @@ func TestLab(t *testing.T) {
 		t.Fatalf("BMC counters %+v, want exactly one power off and one power on", c)
 	}
 
+	lab.checkSwitches(3)
+	// The inventory has server 2's NIC port down (suspended): the next
+	// start's simulator has it down too.
+	lab.setPortDown(switchName(0), "2")
+
 	before := map[string]int{}
 	for _, p := range []string{"/api/dci/v3/server", "/api/dci/v3/location", "/api/dci/v3/rack", "/api/dci/v3/platform",
 		"/api/dci/v3/pdu", "/api/dci/v3/switch", "/api/dci/v3/ipmi", "/api/dci/v3/user"} {
@@ -320,6 +327,10 @@ func TestLab(t *testing.T) {
 		if b.Port != again.bmcs[i].Port() {
 			t.Errorf("ipmi of server %d: port %d, want the new simulator's %d", b.ServerID, b.Port, again.bmcs[i].Port())
 		}
+	}
+	again.checkSwitches(3)
+	if sw := again.switches[0]; sw.AdminUp(2) || !sw.AdminUp(1) {
+		t.Errorf("after a restart port 2 of %s is admin up=%v (the inventory has it down), port 1 up=%v", sw.Name(), sw.AdminUp(2), sw.AdminUp(1))
 	}
 	again.power(servers[2].ID, "power_reset")
 	if !again.bmcs[2].Power() {

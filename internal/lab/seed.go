@@ -6,6 +6,7 @@ import (
 
 	"github.com/dcimd/dcimd/internal/lab/bmcsim"
 	"github.com/dcimd/dcimd/internal/lab/pdusim"
+	"github.com/dcimd/dcimd/internal/lab/switchsim"
 	"github.com/dcimd/dcimd/internal/listq"
 	"github.com/dcimd/dcimd/internal/secret"
 	"github.com/dcimd/dcimd/internal/server"
@@ -13,19 +14,24 @@ import (
 
 // Names of what the lab creates. Everything is found again by these names,
 // so a second start adds what is missing and changes nothing else, except
-// the BMC and PDU records' ports and credentials, which follow the
-// simulators of this start.
+// the BMC, PDU and switch records' ports and credentials, which follow
+// the simulators of this start.
 const (
 	locationName = "Lab DC"
 	geolocation  = "Science Park 610, Amsterdam (52.3560, 4.9536)"
 	switchPorts  = 48 // 1-24 host NICs, 25-48 BMC ports; plus two uplinks
 	outletsPer   = 24 // APC AP7941
+	// switchProfile is the netsw profile of the simulated switches:
+	// standard IF-MIB and BRIDGE-MIB, nothing vendor specific.
+	switchProfile = "generic"
+	uplinkMbps    = 100000
 )
 
-func serverName(i int) string { return fmt.Sprintf("lab-%03d", i+1) }
-func rackName(r int) string   { return fmt.Sprintf("A%02d", r+1) }
-func pduName(r int) string    { return fmt.Sprintf("pdu-lab-a%02d", r+1) }
-func switchName(r int) string { return fmt.Sprintf("sw-lab-a%02d", r+1) }
+func serverName(i int) string  { return fmt.Sprintf("lab-%03d", i+1) }
+func rackName(r int) string    { return fmt.Sprintf("A%02d", r+1) }
+func pduName(r int) string     { return fmt.Sprintf("pdu-lab-a%02d", r+1) }
+func switchName(r int) string  { return fmt.Sprintf("sw-lab-a%02d", r+1) }
+func uplinkAlias(k int) string { return fmt.Sprintf("uplink to spine-%d", k) }
 
 // layout places n servers in racks of at most 20 (each rack has one PDU
 // and one switch), at least two racks.
@@ -81,12 +87,13 @@ type seeded struct {
 }
 
 type seeder struct {
-	svc    *server.Service
-	lay    layout
-	bmcs   []*bmcsim.BMC
-	pdus   []*pdusim.PDU
-	demoID int64
-	out    seeded
+	svc      *server.Service
+	lay      layout
+	bmcs     []*bmcsim.BMC
+	pdus     []*pdusim.PDU
+	switches []*switchsim.Switch
+	demoID   int64
+	out      seeded
 }
 
 func (s *seeder) count(created bool) {
@@ -192,12 +199,15 @@ func (s *seeder) pdu(ctx context.Context, r int, locID, rackID int64) (server.PD
 	return d, nil
 }
 
-// switchWithPorts ensures rack r's top-of-rack switch and its ports. The
-// switch is a record only: nothing answers at its address yet.
+// switchWithPorts ensures rack r's top-of-rack switch and its ports, and
+// points the record at this start's simulated switch. Port identities are
+// the simulator's ifIndex values. A port the inventory has down (a
+// suspended server) is set down on the new simulator too.
 func (s *seeder) switchWithPorts(ctx context.Context, r int, locID, rackID int64) error {
+	sim := s.switches[r]
+	access := server.SNMPAccess{Address: sim.Host(), Port: sim.Port(), Version: "v2c", Community: secret.String(sim.Community())}
 	sw, c, err := ensure(ctx, s.svc.Switches, "switch "+switchName(r), eqStr("name", switchName(r)), func() (server.Switch, error) {
-		v := server.Switch{Name: switchName(r), Profile: "generic", ReadOnly: true, LocationID: &locID, RackID: &rackID, Unit: ptr(42),
-			SNMP: server.SNMPAccess{Address: fmt.Sprintf("192.0.2.%d", 10+r%240), Port: 161, Version: "v2c", Community: "public"}}
+		v := server.Switch{Name: switchName(r), Profile: switchProfile, LocationID: &locID, RackID: &rackID, Unit: ptr(42), SNMP: access}
 		if err := v.Validate(); err != nil {
 			return v, err
 		}
@@ -207,21 +217,38 @@ func (s *seeder) switchWithPorts(ctx context.Context, r int, locID, rackID int64
 		return err
 	}
 	s.count(c)
-	for n := 1; n <= switchPorts+2; n++ {
-		speed, desc := int64(10000), ""
-		if n > switchPorts {
-			speed, desc = 100000, fmt.Sprintf("uplink to spine-%d", n-switchPorts)
+	if !c && (sw.SNMP.Address != access.Address || sw.SNMP.Port != access.Port || sw.SNMP.Version != access.Version ||
+		sw.SNMP.Community != access.Community || sw.Profile != switchProfile || sw.ReadOnly) {
+		sw.SNMP.Address, sw.SNMP.Port, sw.SNMP.Version, sw.SNMP.Community = access.Address, access.Port, access.Version, access.Community
+		sw.Profile, sw.ReadOnly = switchProfile, false
+		if err := s.svc.Switches.Update(ctx, &sw); err != nil {
+			return fmt.Errorf("point switch %s at the simulator: %w", sw.Name, err)
 		}
-		_, c, err := ensure(ctx, s.svc.SwitchPorts, fmt.Sprintf("port %d of %s", n, sw.Name),
-			and(eqInt("switch_id", sw.ID), eqStr("identity", fmt.Sprint(n))), func() (server.SwitchPort, error) {
-				v := server.SwitchPort{SwitchID: sw.ID, Identity: fmt.Sprint(n), Name: fmt.Sprintf("Ethernet1/%d", n), Description: desc,
-					AdminStatus: server.StatusUp, OperStatus: server.StatusUp, Speed: speed}
+	}
+	for n := 1; n <= sim.Ports(); n++ {
+		idx := sim.IfIndex(n)
+		speed, desc := int64(switchsim.DefaultSpeedMbps), ""
+		if n > switchPorts {
+			speed, desc = uplinkMbps, uplinkAlias(n-switchPorts)
+		}
+		p, c, err := ensure(ctx, s.svc.SwitchPorts, fmt.Sprintf("port %d of %s", idx, sw.Name),
+			and(eqInt("switch_id", sw.ID), eqStr("identity", fmt.Sprint(idx))), func() (server.SwitchPort, error) {
+				v := server.SwitchPort{SwitchID: sw.ID, Identity: fmt.Sprint(idx), Name: fmt.Sprintf("Ethernet1/%d", n), Description: desc,
+					AdminStatus: server.StatusUp, OperStatus: server.StatusDown, Speed: speed}
+				if sim.OperUp(idx) {
+					v.OperStatus = server.StatusUp
+				}
 				return v, v.Validate()
 			})
 		if err != nil {
 			return err
 		}
 		s.count(c)
+		if p.AdminStatus == server.StatusDown {
+			if err := sim.SetAdmin(idx, false); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -295,7 +322,8 @@ func (s *seeder) connect(ctx context.Context, i int, id int64, d server.PDU, r, 
 		port int
 		ipmi bool
 	}{{pos, false}, {pos + switchPorts/2, true}} {
-		ports, _, err := s.svc.SwitchPorts.List(ctx, listq.Query{Where: and(eqInt("switch_id", sws[0].ID), eqStr("identity", fmt.Sprint(p.port))), Limit: 1})
+		idx := s.switches[r].IfIndex(p.port)
+		ports, _, err := s.svc.SwitchPorts.List(ctx, listq.Query{Where: and(eqInt("switch_id", sws[0].ID), eqStr("identity", fmt.Sprint(idx))), Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -303,7 +331,7 @@ func (s *seeder) connect(ctx context.Context, i int, id int64, d server.PDU, r, 
 			continue
 		}
 		if err := s.svc.ConnectSwitchPort(ctx, &server.SwitchConnection{ServerID: id, SwitchPortID: ports[0].ID, IsIPMIConnection: p.ipmi}); err != nil {
-			return fmt.Errorf("connect %s to %s port %d: %w", serverName(i), sws[0].Name, p.port, err)
+			return fmt.Errorf("connect %s to %s port %d: %w", serverName(i), sws[0].Name, idx, err)
 		}
 		s.count(true)
 	}
