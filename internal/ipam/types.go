@@ -96,3 +96,10 @@ type IP struct {
 	Reserved  bool
 	Permanent bool
 }
+
+// IPPatch changes an address's editable fields; nil leaves one alone.
+type IPPatch struct {
+	Domain    *string
+	Note      *string
+	Permanent *bool
+}

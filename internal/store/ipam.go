@@ -1133,15 +1133,8 @@ func (m *IPAM) FreeAddrs(ctx context.Context, netID int64, limit int) ([]string,
 	return out, err
 }
 
-// IPPatch changes an address's editable fields; nil leaves one alone.
-type IPPatch struct {
-	Domain    *string
-	Note      *string
-	Permanent *bool
-}
-
 // UpdateIP edits an address's domain, note and permanent flag.
-func (m *IPAM) UpdateIP(ctx context.Context, id int64, p IPPatch) (ipam.IP, error) {
+func (m *IPAM) UpdateIP(ctx context.Context, id int64, p ipam.IPPatch) (ipam.IP, error) {
 	set := map[string]any{"updated_at": time.Now().UTC()}
 	if p.Domain != nil {
 		set["domain"] = *p.Domain

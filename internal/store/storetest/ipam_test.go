@@ -368,7 +368,7 @@ func TestIPAMAdminTools(t *testing.T) {
 			t.Fatalf("s2 keeps main %v after its address moved away", *g2.MainIPv4)
 		}
 		dom := "host.example.com"
-		ed, err := m.UpdateIP(f.ctx, a.ID, store.IPPatch{Domain: &dom})
+		ed, err := m.UpdateIP(f.ctx, a.ID, ipam.IPPatch{Domain: &dom})
 		if err != nil || ed.Domain != dom {
 			t.Fatalf("edit: %+v %v", ed, err)
 		}
