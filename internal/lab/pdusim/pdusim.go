@@ -77,8 +77,10 @@ type Counters struct {
 
 // PDU is a running simulated PDU.
 type PDU struct {
+	// Agent answers SNMP; its Addr, Host, Port, SetLatency, SetSilent
+	// and Stats are the PDU's.
+	*snmpagent.Agent
 	opts  Options
-	agent *snmpagent.Agent
 	start time.Time
 
 	mu      sync.Mutex
@@ -125,7 +127,7 @@ func Start(ctx context.Context, opts Options) (*PDU, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pdusim: %w", err)
 	}
-	p.agent, err = snmpagent.Start(ctx, snmpagent.Config{Addr: opts.Addr, MIB: mib, Locker: &p.mu,
+	p.Agent, err = snmpagent.Start(ctx, snmpagent.Config{Addr: opts.Addr, MIB: mib, Locker: &p.mu,
 		Communities: map[string]snmpagent.Access{opts.Community: snmpagent.ReadWrite}})
 	if err != nil {
 		return nil, fmt.Errorf("pdusim: %w", err)
@@ -133,15 +135,6 @@ func Start(ctx context.Context, opts Options) (*PDU, error) {
 	p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Close() })
 	return p, nil
 }
-
-// Addr is the agent's UDP address, host:port.
-func (p *PDU) Addr() string { return p.agent.Addr() }
-
-// Host is the agent's IP address as text.
-func (p *PDU) Host() string { return p.agent.Host() }
-
-// Port is the agent's UDP port.
-func (p *PDU) Port() int { return p.agent.Port() }
 
 // Community is the read-write community.
 func (p *PDU) Community() string { return p.opts.Community }
@@ -158,7 +151,7 @@ func (p *PDU) On(n int) bool {
 
 // Counters returns a snapshot of the counters.
 func (p *PDU) Counters() Counters {
-	return Counters{On: p.on1.Load(), Off: p.off1.Load(), Reboot: p.reboot1.Load(), Refused: p.agent.Stats().Refused}
+	return Counters{On: p.on1.Load(), Off: p.off1.Load(), Reboot: p.reboot1.Load(), Refused: p.Agent.Stats().Refused}
 }
 
 // Close stops the agent, cancels pending reboots and waits for the server.
@@ -174,7 +167,7 @@ func (p *PDU) Close() error {
 			}
 		}
 		p.mu.Unlock()
-		err = p.agent.Close()
+		err = p.Agent.Close()
 	})
 	return err
 }

@@ -149,21 +149,22 @@ func (s Stats) Add(o Stats) Stats {
 
 // Switch is a running simulated switch.
 type Switch struct {
-	opts  Options
-	agent *snmpagent.Agent
-	base  net.HardwareAddr // bridge address; ports count up from it
+	// Agent answers SNMP; its Addr, Host, Port, SetLatency (answers held
+	// back, requests still processed as they arrive), SetSilent (an
+	// unreachable agent) and Close are the switch's.
+	*snmpagent.Agent
+	opts Options
+	base net.HardwareAddr // bridge address; ports count up from it
 
 	mu    sync.Mutex
 	start time.Time
 	ports []port // position n at n-1
 
 	portSets, portChanges atomic.Int64
-
-	stopCtx   func() bool
-	closeOnce sync.Once
 }
 
 // Start listens on opts.Addr and serves until ctx ends or Close is called.
+// Switches are independent: a process may run any number, one socket each.
 func Start(ctx context.Context, opts Options) (*Switch, error) {
 	if opts.Name == "" {
 		opts.Name = "lab-switch"
@@ -202,25 +203,15 @@ func Start(ctx context.Context, opts Options) (*Switch, error) {
 	if opts.ReadOnly {
 		rw = snmpagent.ReadOnly
 	}
-	s.agent, err = snmpagent.Start(ctx, snmpagent.Config{Addr: opts.Addr, MIB: mib, Locker: &s.mu,
+	s.Agent, err = snmpagent.Start(ctx, snmpagent.Config{Addr: opts.Addr, MIB: mib, Locker: &s.mu,
 		Communities: map[string]snmpagent.Access{opts.Community: rw, opts.ReadCommunity: snmpagent.ReadOnly},
 		Denied:      gosnmp.NoAccess})
 	if err != nil {
 		return nil, fmt.Errorf("switchsim: %w", err)
 	}
-	s.agent.SetLatency(opts.Latency)
-	s.stopCtx = context.AfterFunc(ctx, func() { _ = s.Close() })
+	s.SetLatency(opts.Latency)
 	return s, nil
 }
-
-// Addr is the agent's UDP address, host:port.
-func (s *Switch) Addr() string { return s.agent.Addr() }
-
-// Host is the agent's IP address as text.
-func (s *Switch) Host() string { return s.agent.Host() }
-
-// Port is the agent's UDP port.
-func (s *Switch) Port() int { return s.agent.Port() }
 
 // Name is sysName.
 func (s *Switch) Name() string { return s.opts.Name }
@@ -239,23 +230,5 @@ func (s *Switch) IfIndex(n int) int { return s.opts.IndexBase + n }
 
 // Stats returns a snapshot of the counters.
 func (s *Switch) Stats() Stats {
-	return Stats{Stats: s.agent.Stats(), PortSets: s.portSets.Load(), PortChanges: s.portChanges.Load()}
-}
-
-// SetLatency holds every answer back by d from now on; the agent still
-// processes requests as they arrive.
-func (s *Switch) SetLatency(d time.Duration) { s.agent.SetLatency(d) }
-
-// SetSilent makes the switch drop every request (an unreachable agent)
-// or answer again.
-func (s *Switch) SetSilent(silent bool) { s.agent.SetSilent(silent) }
-
-// Close stops the agent and waits for it.
-func (s *Switch) Close() error {
-	var err error
-	s.closeOnce.Do(func() {
-		s.stopCtx()
-		err = s.agent.Close()
-	})
-	return err
+	return Stats{Stats: s.Agent.Stats(), PortSets: s.portSets.Load(), PortChanges: s.portChanges.Load()}
 }

@@ -12,14 +12,19 @@ import (
 	"github.com/dcimd/dcimd/internal/lab/switchsim"
 )
 
-func startFleet(tb testing.TB, n int) *switchsim.Fleet {
+// startMany starts n switches of DefaultPorts generated ports.
+func startMany(tb testing.TB, n int) []*switchsim.Switch {
 	tb.Helper()
-	f, err := switchsim.StartFleet(context.Background(), n, switchsim.Options{})
-	if err != nil {
-		tb.Fatal(err)
+	all := make([]*switchsim.Switch, n)
+	for k := range all {
+		s, err := switchsim.Start(context.Background(), switchsim.Options{Name: fmt.Sprintf("sw-%d", k+1)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		all[k] = s
 	}
-	tb.Cleanup(func() { f.Close() })
-	return f
+	return all
 }
 
 // suspendResume sets one port down or up over SNMP and reads it back, as
@@ -45,8 +50,7 @@ func suspendResume(g *gosnmp.GoSNMP, ifIndex int, up bool) error {
 func TestFleetScale(t *testing.T) {
 	t.Parallel()
 	const switches, ops = 20, 500
-	f := startFleet(t, switches)
-	all := f.All()
+	all := startMany(t, switches)
 	began := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, switches)
@@ -69,7 +73,10 @@ func TestFleetScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(began)
-	tot := f.Totals()
+	var tot switchsim.Stats
+	for _, sw := range all {
+		tot = tot.Add(sw.Stats())
+	}
 	if tot.PortSets != ops || tot.PortChanges != ops || tot.Requests != 2*ops || tot.Refused != 0 || tot.Dropped != 0 {
 		t.Fatalf("fleet stats %+v, want %d port changes in %d requests", tot, ops, 2*ops)
 	}
@@ -88,9 +95,9 @@ func TestFleetScale(t *testing.T) {
 }
 
 // BenchmarkSuspendResume is one port change with read-back against one
-// switch of a 20-switch fleet.
+// switch of 20 running in the process.
 func BenchmarkSuspendResume(b *testing.B) {
-	sw := startFleet(b, 20).All()[7]
+	sw := startMany(b, 20)[7]
 	g := &gosnmp.GoSNMP{Target: sw.Host(), Port: uint16(sw.Port()), Version: gosnmp.Version2c,
 		Community: switchsim.DefaultCommunity, Timeout: time.Second}
 	if err := g.Connect(); err != nil {
