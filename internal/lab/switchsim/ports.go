@@ -138,25 +138,22 @@ func (s *Switch) setAdmin(n int, up bool) {
 // SetAdmin sets the admin status of a port as an operator on the console
 // would (not counted in Stats).
 func (s *Switch) SetAdmin(ifIndex int, up bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.at(ifIndex)
-	if err != nil {
-		return err
-	}
-	s.change(p, s.opts.Clock(), func() { p.admin = up })
-	return nil
+	return s.modify(ifIndex, func(p *port) { p.admin = up })
 }
 
 // SetPlugged plugs or pulls the cable of a port.
 func (s *Switch) SetPlugged(ifIndex int, plugged bool) error {
+	return s.modify(ifIndex, func(p *port) { p.plugged = plugged })
+}
+
+func (s *Switch) modify(ifIndex int, f func(p *port)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.at(ifIndex)
 	if err != nil {
 		return err
 	}
-	s.change(p, s.opts.Clock(), func() { p.plugged = plugged })
+	s.change(p, s.opts.Clock(), func() { f(p) })
 	return nil
 }
 
