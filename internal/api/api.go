@@ -35,7 +35,9 @@ type Deps struct {
 	Tasks          *task.Engine
 	TaskReader     TaskReader
 	Power          *power.Service
-	IPAM           IPAM // networks, pools, allocation; nil leaves /ip/v3/ipnet, /ippool and server/{id}/ip writes out
+	IPAM           IPAM         // networks, pools, allocation; nil leaves /ip/v3/ipnet, /ippool and server/{id}/ip writes out
+	Switches       SwitchPorts  // switch port control; with Tasks and States it adds suspend/resume and the port routes
+	States         ServerStates // server state changes and MAC lookups for the switch routes
 	Log            *slog.Logger
 	SecureCookie   bool
 	TrustedProxies []string
@@ -54,13 +56,15 @@ type API struct {
 	taskReader TaskReader
 	power      *power.Service
 	ipam       IPAM
+	switches   SwitchPorts
+	states     ServerStates
 }
 
 // New builds the gin engine with every route.
 func New(d Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	a := &API{auth: d.Auth, inv: d.Inventory, ips: d.IPs, db: d.DB, log: d.Log, secure: d.SecureCookie,
-		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power, ipam: d.IPAM}
+		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power, ipam: d.IPAM, switches: d.Switches, states: d.States}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -123,6 +127,9 @@ func (a *API) routes(g *gin.RouterGroup) {
 	ip.GET("/ip", a.listIPmgr)
 	if a.ipam != nil {
 		a.ipamRoutes(ip, dci)
+	}
+	if a.tasks != nil && a.switches != nil && a.states != nil {
+		a.switchRoutes(dci)
 	}
 }
 

@@ -48,7 +48,7 @@ func (a *API) inventoryRoutes(g *gin.RouterGroup) {
 				return err
 			}
 			return inv.CheckPlaced(ctx, v.LocationID, v.RackID)
-		}, out: switchJSON, id: func(v *server.Switch) int64 { return v.ID }})
+		}, out: switchJSON, id: func(v *server.Switch) int64 { return v.ID }, created: a.switchCreated})
 	register(g, "/switch/:id/port", &resource[server.SwitchPort, switchPortBody]{what: "switch port", repo: inv.SwitchPorts,
 		blank: func() server.SwitchPort {
 			return server.SwitchPort{AdminStatus: server.StatusUnknown, OperStatus: server.StatusUnknown}

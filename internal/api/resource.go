@@ -25,6 +25,9 @@ type resource[T any, B any] struct {
 	parentOf    func(v *T) int64
 	setParent   func(v *T, id int64)
 	parentGet   func(ctx context.Context, id int64) error
+	// created, when set, runs after a create and adds keys to the answer
+	// (a switch queues its port discovery and answers its task).
+	created func(c *gin.Context, v *T) gin.H
 }
 
 func register[T any, B any](g *gin.RouterGroup, path string, r *resource[T, B]) {
@@ -134,7 +137,13 @@ func (r *resource[T, B]) create(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	idJSON(c, http.StatusOK, r.id(&v))
+	out := gin.H{"id": r.id(&v)}
+	if r.created != nil {
+		for k, x := range r.created(c, &v) {
+			out[k] = x
+		}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (r *resource[T, B]) edit(c *gin.Context) {

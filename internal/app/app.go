@@ -111,7 +111,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	}
 	defer stopTasks()
 	h, err := api.New(api.Deps{Auth: authSvc, Inventory: inv, IPs: db.IPs(), DB: db, Log: log,
-		Tasks: eng.engine, TaskReader: db.Tasks(), Power: eng.power, IPAM: db.IPAM(),
+		Tasks: eng.engine, TaskReader: db.Tasks(), Power: eng.power, IPAM: db.IPAM(), Switches: eng.switches, States: db.SwitchPorts(),
 		SecureCookie: cfg.Auth.SecureCookie, TrustedProxies: cfg.HTTP.TrustedProxies})
 	if err != nil {
 		return err

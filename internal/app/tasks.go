@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/dcimd/dcimd/internal/config"
+	"github.com/dcimd/dcimd/internal/netsw"
 	"github.com/dcimd/dcimd/internal/ops"
 	"github.com/dcimd/dcimd/internal/power"
 	"github.com/dcimd/dcimd/internal/power/devices"
@@ -18,8 +19,9 @@ import (
 
 // services are what the task runner powers.
 type services struct {
-	engine *task.Engine
-	power  *power.Service
+	engine   *task.Engine
+	power    *power.Service
+	switches *netsw.Service
 }
 
 // startTasks builds the task engine, its kinds and the device drivers,
@@ -33,14 +35,18 @@ func startTasks(ctx context.Context, cfg config.Config, db *store.DB, inv *serve
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: cfg.Power.StepTimeout, MaxAttempts: cfg.Tasks.MaxAttempts})
 	ops.RegisterIP(eng, db.IPAM(), cfg.Tasks.MaxAttempts, log)
+	nsvc := netsw.NewService(db.SwitchPorts(), switchOpener(cfg.Switches), netsw.Options{SwitchTimeout: cfg.Switches.SwitchTimeout,
+		PollConcurrency: cfg.Switches.PollConcurrency, Log: log})
+	ops.RegisterNet(eng, nsvc, db.SwitchPorts(), ops.NetOptions{MaxAttempts: cfg.Tasks.MaxAttempts, StepTimeout: cfg.Switches.SwitchTimeout, Log: log})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, eng.NewWorker(cfg.Tasks.AttemptTimeout))
 	poller := &power.Poller{Source: paths, Sink: db.Views(), Concurrency: cfg.Power.PollConcurrency, Log: log}
 	river.AddWorker(workers, &ops.PollPowerWorker{Poller: poller, Log: log})
 	river.AddWorker(workers, &ops.PruneTasksWorker{Engine: eng, Retention: cfg.Tasks.Retention, Log: log})
+	river.AddWorker(workers, &ops.PollSwitchesWorker{Service: nsvc, Log: log})
 	runner, err := db.NewRunner(ctx, store.RunnerOptions{Workers: workers, MaxWorkers: cfg.Tasks.Workers, FetchPoll: cfg.Tasks.PollInterval,
-		RescueAfter: cfg.Tasks.RescueAfter, PeriodicJobs: ops.Periodic(cfg.Power.PollInterval), Log: log})
+		RescueAfter: cfg.Tasks.RescueAfter, PeriodicJobs: ops.Periodic(cfg.Power.PollInterval, cfg.Switches.PollInterval), Log: log})
 	if err != nil {
 		closeDevices()
 		return services{}, nil, nil, err
@@ -50,5 +56,5 @@ func startTasks(ctx context.Context, cfg config.Config, db *store.DB, inv *serve
 		closeDevices()
 		return services{}, nil, nil, err
 	}
-	return services{engine: eng, power: psvc}, runner, closeDevices, nil
+	return services{engine: eng, power: psvc, switches: nsvc}, runner, closeDevices, nil
 }

@@ -270,6 +270,11 @@ func portError(sw server.Switch, p PortRef, err error) error {
 	return fmt.Errorf("switch %s port %s: %w", sw.Name, p.label(), err)
 }
 
+// Port reads one port of a switch with the server connected to it.
+func (s *Service) Port(ctx context.Context, switchID, portID int64) (PortRef, error) {
+	return s.st.Port(ctx, switchID, portID)
+}
+
 // SetPort sets one port of a switch up or down by hand.
 func (s *Service) SetPort(ctx context.Context, switchID, portID int64, up bool) error {
 	p, err := s.st.Port(ctx, switchID, portID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -71,14 +70,4 @@ func RegisterIP(e *task.Engine, s IPStore, maxAttempts int, log *slog.Logger) {
 		}})
 }
 
-func ipParam(p map[string]any) (int64, error) {
-	switch v := p["ip_id"].(type) {
-	case float64:
-		return int64(v), nil
-	case int64:
-		return v, nil
-	case int:
-		return int64(v), nil
-	}
-	return 0, fmt.Errorf("task has no ip_id parameter")
-}
+func ipParam(p map[string]any) (int64, error) { return int64Param(p, "ip_id") }

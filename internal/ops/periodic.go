@@ -58,15 +58,20 @@ func (w *PruneTasksWorker) Work(ctx context.Context, _ *river.Job[PruneTasksArgs
 	return err
 }
 
-// Periodic returns the periodic jobs: the power poll (when interval > 0)
-// and the task sweep (orphans failed, old tasks pruned) every 5 minutes.
-func Periodic(pollInterval time.Duration) []*river.PeriodicJob {
+// Periodic returns the periodic jobs: the power poll and the switch poll
+// (each when its interval > 0) and the task sweep (orphans failed, old
+// tasks pruned) every 5 minutes.
+func Periodic(pollInterval, switchInterval time.Duration) []*river.PeriodicJob {
 	once := &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 	jobs := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 		func() (river.JobArgs, *river.InsertOpts) { return PruneTasksArgs{}, once }, &river.PeriodicJobOpts{RunOnStart: true})}
 	if pollInterval > 0 {
 		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(pollInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return PollPowerArgs{}, once }, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if switchInterval > 0 {
+		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(switchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PollSwitchesArgs{}, once }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	return jobs
 }

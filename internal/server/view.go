@@ -76,3 +76,9 @@ type ConfigurationCount struct {
 	Configuration   string
 	FreeServerCount int
 }
+
+// MACOwner is the server whose NIC has a MAC address.
+type MACOwner struct {
+	ServerID   int64
+	ServerName string
+}

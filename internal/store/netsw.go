@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -340,4 +341,35 @@ func (s *SwitchPorts) SetState(ctx context.Context, serverID int64, state, info 
 		return fault.NotFound("server", serverID)
 	}
 	return nil
+}
+
+// CompareAndSetState sets a server's state to `to` only while it is
+// `from`; no match is not an error (someone moved it on first).
+func (s *SwitchPorts) CompareAndSetState(ctx context.Context, serverID int64, from, to string) error {
+	return s.db.gorm.WithContext(ctx).Exec(`UPDATE servers SET state = ?, state_info = '', updated_at = ? WHERE id = ? AND state = ?`,
+		to, time.Now().UTC(), serverID, from).Error
+}
+
+// ServersByMAC maps MACs to the servers whose NIC has them.
+func (s *SwitchPorts) ServersByMAC(ctx context.Context, macs []string) (map[string]server.MACOwner, error) {
+	out := map[string]server.MACOwner{}
+	if len(macs) == 0 {
+		return out, nil
+	}
+	for start := 0; start < len(macs); start += inChunk {
+		var rows []struct {
+			ID   int64
+			Name string
+			MAC  string `gorm:"column:mac"`
+		}
+		chunk := macs[start:min(start+inChunk, len(macs))]
+		if err := s.db.gorm.WithContext(ctx).Table("servers").Select("id, name, mac").Where("LOWER(mac) IN ?", chunk).
+			Scan(&rows).Error; err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[strings.ToLower(r.MAC)] = server.MACOwner{ServerID: r.ID, ServerName: r.Name}
+		}
+	}
+	return out, nil
 }
