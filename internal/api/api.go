@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -41,6 +42,9 @@ type Deps struct {
 	Log            *slog.Logger
 	SecureCookie   bool
 	TrustedProxies []string
+	// Metrics is served at GET /metrics, behind MetricsToken when set.
+	Metrics      http.Handler
+	MetricsToken string
 }
 
 // API holds the handlers.
@@ -82,6 +86,9 @@ func New(d Deps) (*gin.Engine, error) {
 	})
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", a.readyz)
+	if d.Metrics != nil {
+		e.GET("/metrics", metricsAuth(d.MetricsToken), gin.WrapH(d.Metrics))
+	}
 	for _, prefix := range []string{"/api", ""} {
 		a.routes(e.Group(prefix))
 	}
@@ -183,3 +190,15 @@ func listJSON[T, J any](c *gin.Context, items []T, size int, conv func(*T) J) {
 }
 
 func idJSON(c *gin.Context, status int, id int64) { c.JSON(status, gin.H{"id": id}) }
+
+// metricsAuth checks the bearer token of a scrape (none when token is "").
+func metricsAuth(token string) gin.HandlerFunc {
+	want := []byte("Bearer " + token)
+	return func(c *gin.Context) {
+		if token != "" && subtle.ConstantTimeCompare([]byte(c.GetHeader("Authorization")), want) != 1 {
+			fail(c, fault.Unauthorized("GET /metrics needs Authorization: Bearer <http.metrics_token>"))
+			return
+		}
+		c.Next()
+	}
+}

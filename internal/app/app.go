@@ -20,6 +20,7 @@ import (
 	"github.com/dcimd/dcimd/internal/api"
 	"github.com/dcimd/dcimd/internal/auth"
 	"github.com/dcimd/dcimd/internal/config"
+	"github.com/dcimd/dcimd/internal/metrics"
 	"github.com/dcimd/dcimd/internal/secret"
 	"github.com/dcimd/dcimd/internal/server"
 	"github.com/dcimd/dcimd/internal/store"
@@ -112,7 +113,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	defer stopTasks()
 	h, err := api.New(api.Deps{Auth: authSvc, Inventory: inv, IPs: db.IPs(), DB: db, Log: log,
 		Tasks: eng.engine, TaskReader: db.Tasks(), Power: eng.power, IPAM: db.IPAM(), Switches: eng.switches, States: db.SwitchPorts(),
-		SecureCookie: cfg.Auth.SecureCookie, TrustedProxies: cfg.HTTP.TrustedProxies})
+		SecureCookie: cfg.Auth.SecureCookie, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Metrics: metrics.Handler(metrics.NewCollector(db.SwitchPorts(), log)), MetricsToken: cfg.HTTP.MetricsToken})
 	if err != nil {
 		return err
 	}

@@ -121,6 +121,8 @@ type HTTPConfig struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// TrustedProxies may set X-Forwarded-For (CIDRs); empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string `yaml:"metrics_token"`
 }
 
 // DBConfig tunes the connection pool.
@@ -227,6 +229,7 @@ var envVars = []envVar{
 	{"DCIMD_TASKS_RESCUE_AFTER", dur(func(c *Config) *time.Duration { return &c.Tasks.RescueAfter })},
 	{"DCIMD_POWER_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Power.PollInterval })},
 	{"DCIMD_POWER_CALL_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Power.CallTimeout })},
+	{"DCIMD_METRICS_TOKEN", str(func(c *Config) *string { return &c.HTTP.MetricsToken })},
 	{"DCIMD_SWITCHES_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Switches.PollInterval })},
 }
 

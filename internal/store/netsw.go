@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/dcimd/dcimd/internal/fault"
+	"github.com/dcimd/dcimd/internal/metrics"
 	"github.com/dcimd/dcimd/internal/netsw"
 	"github.com/dcimd/dcimd/internal/server"
 )
@@ -370,6 +371,71 @@ func (s *SwitchPorts) ServersByMAC(ctx context.Context, macs []string) (map[stri
 		for _, r := range rows {
 			out[strings.ToLower(r.MAC)] = server.MACOwner{ServerID: r.ID, ServerName: r.Name}
 		}
+	}
+	return out, nil
+}
+
+// PortSamples lists every switch port for the metrics.
+func (s *SwitchPorts) PortSamples(ctx context.Context) ([]metrics.PortSample, error) {
+	var rows []struct {
+		Switch     string     `gorm:"column:switch_name"`
+		Port       string     `gorm:"column:port_name"`
+		Identity   string     `gorm:"column:identity"`
+		Server     *string    `gorm:"column:server_name"`
+		Admin      string     `gorm:"column:admin_status"`
+		Oper       string     `gorm:"column:oper_status"`
+		LastIn     int64      `gorm:"column:last_in"`
+		LastOut    int64      `gorm:"column:last_out"`
+		CountersAt *time.Time `gorm:"column:counters_at"`
+	}
+	err := s.db.gorm.WithContext(ctx).Raw(`SELECT sw.name AS switch_name, p.name AS port_name, p.identity, s.name AS server_name,
+		p.admin_status, p.oper_status, p.last_in, p.last_out, p.counters_at
+		FROM switch_ports p JOIN switches sw ON sw.id = p.switch_id
+		LEFT JOIN server_switch_connections c ON c.switch_port_id = p.id LEFT JOIN servers s ON s.id = c.server_id
+		WHERE p.vanished = ? ORDER BY p.id`, false).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.PortSample, len(rows))
+	for i, r := range rows {
+		name := r.Port
+		if name == "" {
+			name = r.Identity
+		}
+		out[i] = metrics.PortSample{Switch: r.Switch, Port: name, Server: deref(r.Server), AdminUp: r.Admin == netsw.Up,
+			OperUp: r.Oper == netsw.Up, HasCounters: r.CountersAt != nil, InOctets: uint64(r.LastIn), OutOctets: uint64(r.LastOut)}
+	}
+	return out, nil
+}
+
+// ServerStates counts servers by state.
+func (s *SwitchPorts) ServerStates(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		State string
+		N     int
+	}
+	if err := s.db.gorm.WithContext(ctx).Raw(`SELECT state, COUNT(*) AS n FROM servers GROUP BY state`).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, nil
+}
+
+// TaskCounts counts the kept tasks by kind and status.
+func (s *SwitchPorts) TaskCounts(ctx context.Context) (map[[2]string]int, error) {
+	var rows []struct {
+		Name, Status string
+		N            int
+	}
+	if err := s.db.gorm.WithContext(ctx).Raw(`SELECT name, status, COUNT(*) AS n FROM tasks GROUP BY name, status`).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := map[[2]string]int{}
+	for _, r := range rows {
+		out[[2]string{r.Name, r.Status}] = r.N
 	}
 	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-
 )
 
 // Run is one attempt of a task, handed to its Handler.
