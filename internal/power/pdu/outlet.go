@@ -2,11 +2,11 @@ package pdu
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/dcimd/dcimd/internal/power"
+	"github.com/dcimd/dcimd/internal/snmpc"
 )
 
 // outlet is one PDU outlet as a power.Controller.
@@ -30,7 +30,7 @@ func (o *outlet) device() string { return fmt.Sprintf("%s outlet %d", o.pdu.name
 // State reads the outlet's state.
 func (o *outlet) State(ctx context.Context) (power.State, error) {
 	var st power.State
-	err := o.run(ctx, opState, func(s *session) error {
+	err := o.run(ctx, opState, func(s *snmpc.Session) error {
 		var err error
 		st, err = o.read(ctx, s)
 		return err
@@ -40,12 +40,12 @@ func (o *outlet) State(ctx context.Context) (power.State, error) {
 
 // On switches the outlet on unless it already is.
 func (o *outlet) On(ctx context.Context) error {
-	return o.run(ctx, opOn, func(s *session) error { return o.switchTo(ctx, s, cmdOn) })
+	return o.run(ctx, opOn, func(s *snmpc.Session) error { return o.switchTo(ctx, s, cmdOn) })
 }
 
 // Off switches the outlet off unless it already is.
 func (o *outlet) Off(ctx context.Context) error {
-	return o.run(ctx, opOff, func(s *session) error { return o.switchTo(ctx, s, cmdOff) })
+	return o.run(ctx, opOff, func(s *snmpc.Session) error { return o.switchTo(ctx, s, cmdOff) })
 }
 
 // Reset power-cycles the outlet: with the profile's reboot command when it
@@ -53,7 +53,7 @@ func (o *outlet) Off(ctx context.Context) error {
 // on, which is what a reset of a powered-off server means and does not
 // depend on how a vendor's reboot command treats an off outlet.
 func (o *outlet) Reset(ctx context.Context) error {
-	return o.run(ctx, opReset, func(s *session) error {
+	return o.run(ctx, opReset, func(s *snmpc.Session) error {
 		st, err := o.read(ctx, s)
 		if err != nil {
 			return err
@@ -75,26 +75,26 @@ func (o *outlet) Reset(ctx context.Context) error {
 }
 
 // run validates, opens a session for one call and wraps its error.
-func (o *outlet) run(ctx context.Context, op string, fn func(*session) error) error {
+func (o *outlet) run(ctx context.Context, op string, fn func(*snmpc.Session) error) error {
 	fail := func(err error) error { return o.pdu.deviceError(o.device(), op, err) }
 	if o.n < 1 {
-		return fail(permanent(nil, "invalid outlet number %d (outlets are numbered from 1)", o.n))
+		return fail(snmpc.Permanent(nil, "invalid outlet number %d (outlets are numbered from 1)", o.n))
 	}
 	if err := o.pdu.Validate(); err != nil {
-		return fail(permanent(err, "invalid configuration: %v", err))
+		return fail(snmpc.Permanent(err, "invalid configuration: %v", err))
 	}
 	if err := ctx.Err(); err != nil {
-		return fail(contextFailure(err))
+		return fail(snmpc.AsError(err))
 	}
-	s, err := o.pdu.open(ctx)
+	s, err := snmpc.Open(ctx, o.pdu.access)
 	if err != nil {
 		return fail(err)
 	}
-	defer s.close()
+	defer s.Close()
 	if err := fn(s); err != nil {
 		if ctx.Err() != nil {
 			// A socket closed by a cancelled ctx surfaces as a network error.
-			err = contextFailure(ctx.Err())
+			err = snmpc.AsError(ctx.Err())
 		}
 		return fail(err)
 	}
@@ -106,8 +106,8 @@ func (o *outlet) statusOID() string {
 	return t.oid(o.n)
 }
 
-func (o *outlet) read(ctx context.Context, s *session) (power.State, error) {
-	v, err := s.getInt(ctx, o.statusOID())
+func (o *outlet) read(ctx context.Context, s *snmpc.Session) (power.State, error) {
+	v, err := getInt(s, o.statusOID())
 	if err != nil {
 		return power.Unknown, err
 	}
@@ -115,7 +115,7 @@ func (o *outlet) read(ctx context.Context, s *session) (power.State, error) {
 }
 
 // switchTo reads first and sends the command only when needed.
-func (o *outlet) switchTo(ctx context.Context, s *session, k commandKind) error {
+func (o *outlet) switchTo(ctx context.Context, s *snmpc.Session, k commandKind) error {
 	st, err := o.read(ctx, s)
 	if err != nil {
 		return err
@@ -135,7 +135,7 @@ func want(k commandKind) power.State {
 }
 
 // command sends an on or off SET and waits until the status shows it.
-func (o *outlet) command(ctx context.Context, s *session, c command) error {
+func (o *outlet) command(ctx context.Context, s *snmpc.Session, c command) error {
 	if err := o.set(ctx, s, c); err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (o *outlet) command(ctx context.Context, s *session, c command) error {
 		return err
 	}
 	if last != target {
-		return permanent(nil, "outlet still reads %s %s after the %s command (the PDU accepted the SET but did not switch)",
+		return snmpc.Permanent(nil, "outlet still reads %s %s after the %s command (the PDU accepted the SET but did not switch)",
 			last, o.pdu.confirmWait, c.kind)
 	}
 	o.pdu.log.DebugContext(ctx, "pdu outlet switched", "pdu", o.pdu.name(), "outlet", o.n, "state", string(target),
@@ -156,7 +156,7 @@ func (o *outlet) command(ctx context.Context, s *session, c command) error {
 
 // reboot sends the reboot SET and waits until the outlet has been seen
 // off (or in a transitional state) and then on again.
-func (o *outlet) reboot(ctx context.Context, s *session, c command) error {
+func (o *outlet) reboot(ctx context.Context, s *snmpc.Session, c command) error {
 	if err := o.set(ctx, s, c); err != nil {
 		return err
 	}
@@ -174,17 +174,17 @@ func (o *outlet) reboot(ctx context.Context, s *session, c command) error {
 	}
 	switch {
 	case !sawOff:
-		return permanent(nil, "outlet stayed on for %s after the reboot command (the PDU accepted the SET but did not cycle the outlet)", window)
+		return snmpc.Permanent(nil, "outlet stayed on for %s after the reboot command (the PDU accepted the SET but did not cycle the outlet)", window)
 	case last != power.On:
-		return permanent(nil, "outlet still reads %s %s after the reboot command", last, window)
+		return snmpc.Permanent(nil, "outlet still reads %s %s after the reboot command", last, window)
 	}
 	return nil
 }
 
-func (o *outlet) set(ctx context.Context, s *session, c command) error {
+func (o *outlet) set(ctx context.Context, s *snmpc.Session, c command) error {
 	t, _ := parseOIDTemplate(c.oid) // validated in run
 	oid := t.oid(o.n)
-	if err := s.setInt(ctx, oid, c.value); err != nil {
+	if err := s.Set(oid, c.value); err != nil {
 		return err
 	}
 	o.pdu.log.DebugContext(ctx, "pdu set", "pdu", o.pdu.name(), "outlet", o.n, "command", c.kind.String(),
@@ -196,7 +196,7 @@ func (o *outlet) set(ctx context.Context, s *session, c command) error {
 // returns the last state read. A failed read ends the poll only when it is
 // permanent or the window is over: an agent busy with the switch may drop
 // a request.
-func (o *outlet) poll(ctx context.Context, s *session, window time.Duration, done func(power.State) bool) (power.State, error) {
+func (o *outlet) poll(ctx context.Context, s *snmpc.Session, window time.Duration, done func(power.State) bool) (power.State, error) {
 	deadline := time.Now().Add(window)
 	last := power.Unknown
 	for {
@@ -207,7 +207,7 @@ func (o *outlet) poll(ctx context.Context, s *session, window time.Duration, don
 			if done(st) {
 				return st, nil
 			}
-		case ctx.Err() != nil || !isTransient(err) || !time.Now().Before(deadline):
+		case ctx.Err() != nil || !snmpc.IsTransient(err) || !time.Now().Before(deadline):
 			return last, err
 		}
 		if !time.Now().Before(deadline) {
@@ -219,11 +219,6 @@ func (o *outlet) poll(ctx context.Context, s *session, window time.Duration, don
 	}
 }
 
-func isTransient(err error) bool {
-	var f *failure
-	return !errors.As(err, &f) || f.transient
-}
-
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -233,7 +228,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return contextFailure(ctx.Err())
+		return snmpc.AsError(ctx.Err())
 	case <-t.C:
 		return nil
 	}
