@@ -152,18 +152,7 @@ func (a *API) createNet(c *gin.Context) {
 	idJSON(c, http.StatusOK, n.ID)
 }
 
-func (a *API) getNet(c *gin.Context) {
-	id, ok := idParam(c, "id", "network")
-	if !ok {
-		return
-	}
-	n, err := a.ipam.GetNet(c.Request.Context(), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, netJSON(&n))
-}
+func (a *API) getNet(c *gin.Context) { getOne(c, "id", "network", a.ipam.GetNet, netJSON) }
 
 func (a *API) editNet(c *gin.Context) {
 	id, ok := idParam(c, "id", "network")
@@ -231,18 +220,7 @@ func (a *API) createPool(c *gin.Context) {
 	idJSON(c, http.StatusOK, p.ID)
 }
 
-func (a *API) getPool(c *gin.Context) {
-	id, ok := idParam(c, "id", "pool")
-	if !ok {
-		return
-	}
-	p, err := a.ipam.GetPool(c.Request.Context(), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, poolJSON(&p))
-}
+func (a *API) getPool(c *gin.Context) { getOne(c, "id", "pool", a.ipam.GetPool, poolJSON) }
 
 func (a *API) editPool(c *gin.Context) {
 	id, ok := idParam(c, "id", "pool")
@@ -339,19 +317,9 @@ func (a *API) allocateServerIP(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	fam := 0
-	switch b.Family {
-	case "ipv4", "4":
-		fam = 4
-	case "ipv6", "6":
-		fam = 6
-	case "":
-		if b.IPName == "" {
-			fail(c, fault.Invalid("family", `is required: "ipv4" or "ipv6"`))
-			return
-		}
-	default:
-		fail(c, fault.Invalid("family", `must be "ipv4" or "ipv6"`))
+	fam, err := parseFamily(b.Family, b.IPName == "")
+	if err != nil {
+		fail(c, err)
 		return
 	}
 	if b.IPNet < 0 || b.IPPool < 0 || b.Userspace < 0 {
@@ -369,10 +337,7 @@ func (a *API) allocateServerIP(c *gin.Context) {
 	ctx := c.Request.Context()
 	req := ipam.Alloc{Userspace: b.Userspace, Family: fam, Name: b.IPName, NetID: b.IPNet, PoolID: b.IPPool, ServerID: &id,
 		Domain: b.Domain, Status: ipam.StatusAllocating, SetMain: b.SetAsMainIPv4}
-	var (
-		ip  ipam.IP
-		err error
-	)
+	var ip ipam.IP
 	if req.Name != "" || req.NetID != 0 || req.PoolID != 0 {
 		ip, err = a.ipam.Allocate(ctx, req)
 	} else {
@@ -521,15 +486,9 @@ func (a *API) createIP(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	fam := 0
-	switch b.Family {
-	case "ipv4", "4":
-		fam = 4
-	case "ipv6", "6":
-		fam = 6
-	case "":
-	default:
-		fail(c, fault.Invalid("family", `must be "ipv4" or "ipv6"`))
+	fam, err := parseFamily(b.Family, false)
+	if err != nil {
+		fail(c, err)
 		return
 	}
 	if b.IPNet < 0 || b.IPPool < 0 || b.Userspace < 0 {
@@ -559,18 +518,7 @@ func (a *API) createIP(c *gin.Context) {
 	idJSON(c, http.StatusOK, ip.ID)
 }
 
-func (a *API) getIP(c *gin.Context) {
-	id, ok := idParam(c, "id", "ip")
-	if !ok {
-		return
-	}
-	ip, err := a.ipam.GetIP(c.Request.Context(), id)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ipamIPJSON(&ip))
-}
+func (a *API) getIP(c *gin.Context) { getOne(c, "id", "ip", a.ipam.GetIP, ipamIPJSON) }
 
 func (a *API) editIP(c *gin.Context) {
 	id, ok := idParam(c, "id", "ip")
@@ -691,4 +639,34 @@ func (a *API) detachPool(c *gin.Context) {
 		return
 	}
 	idJSON(c, http.StatusOK, pid)
+}
+
+// parseFamily reads "ipv4"/"ipv6" (or 4/6); "" is 0 unless required.
+func parseFamily(s string, required bool) (int, error) {
+	switch s {
+	case "ipv4", "4":
+		return 4, nil
+	case "ipv6", "6":
+		return 6, nil
+	case "":
+		if !required {
+			return 0, nil
+		}
+		return 0, fault.Invalid("family", `is required: "ipv4" or "ipv6"`)
+	}
+	return 0, fault.Invalid("family", `must be "ipv4" or "ipv6"`)
+}
+
+// getOne answers GET of one object by the id in path parameter param.
+func getOne[T any](c *gin.Context, param, what string, load func(context.Context, int64) (T, error), out func(*T) gin.H) {
+	id, ok := idParam(c, param, what)
+	if !ok {
+		return
+	}
+	v, err := load(c.Request.Context(), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out(&v))
 }
