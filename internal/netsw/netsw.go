@@ -8,9 +8,9 @@ package netsw
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/dcimd/dcimd/internal/device"
 )
 
 // Port statuses as the API shows them (IF-MIB values 1, 2, 3 and the rest).
@@ -72,32 +72,8 @@ type Driver interface {
 	FDB(ctx context.Context) ([]FDBEntry, error)
 }
 
-// DeviceError is a failed switch call. Transient errors (timeouts, an
-// unreachable agent) are worth retrying; the others (wrong credentials,
-// a SET refused as not writable, a read-back mismatch) are not.
-type DeviceError struct {
-	Device    string // "switch 10.0.0.2:161"
-	Op        string // "set port 5 down", "walk ports", ...
-	Transient bool
-	Msg       string // readable for operators; never contains secrets
-	Err       error
-}
-
-func (e *DeviceError) Error() string {
-	return fmt.Sprintf("%s: %s: %s", e.Device, e.Op, e.Msg)
-}
-
-// Unwrap gives the underlying error.
-func (e *DeviceError) Unwrap() error { return e.Err }
-
-// Retryable reports whether a retry may help (for the task engine).
-func (e *DeviceError) Retryable() bool { return e.Transient }
+// DeviceError is a failed device call (see device.Error).
+type DeviceError = device.Error
 
 // IsTransient reports whether err is worth retrying.
-func IsTransient(err error) bool {
-	var de *DeviceError
-	if errors.As(err, &de) {
-		return de.Transient
-	}
-	return errors.Is(err, context.DeadlineExceeded)
-}
+func IsTransient(err error) bool { return device.IsTransient(err) }

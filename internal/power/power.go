@@ -6,8 +6,8 @@ package power
 
 import (
 	"context"
-	"errors"
-	"fmt"
+
+	"github.com/dcimd/dcimd/internal/device"
 )
 
 // State is a power state as clients see it.
@@ -54,32 +54,8 @@ type BootSetter interface {
 	SetBoot(ctx context.Context, o BootOptions) error
 }
 
-// DeviceError is a failed device call. Transient errors (timeouts, an
-// unreachable device, a busy BMC) are worth retrying with backoff; the
-// others (wrong password, unsupported command, a rejected SET) are not.
-type DeviceError struct {
-	Device    string // "bmc 10.0.0.5:623", "pdu 10.0.0.9 outlet 4"
-	Op        string // "power on", "read state", ...
-	Transient bool
-	Msg       string // readable for operators; never contains secrets
-	Err       error
-}
-
-func (e *DeviceError) Error() string {
-	return fmt.Sprintf("%s: %s: %s", e.Device, e.Op, e.Msg)
-}
-
-// Unwrap gives the underlying error.
-func (e *DeviceError) Unwrap() error { return e.Err }
-
-// Retryable reports whether a retry may help (for the task engine).
-func (e *DeviceError) Retryable() bool { return e.Transient }
+// DeviceError is a failed device call (see device.Error).
+type DeviceError = device.Error
 
 // IsTransient reports whether err is worth retrying.
-func IsTransient(err error) bool {
-	var de *DeviceError
-	if errors.As(err, &de) {
-		return de.Transient
-	}
-	return errors.Is(err, context.DeadlineExceeded)
-}
+func IsTransient(err error) bool { return device.IsTransient(err) }
