@@ -24,7 +24,10 @@ type Error struct {
 	// refused the request (notWritable, noAccess, tooBig, ...); NoError
 	// when the failure is not such an answer.
 	Status gosnmp.SNMPError
-	Err    error
+	// Index is the 1-based position of the varbind the error-status
+	// points at (the request's error-index); 0 when unknown.
+	Index int
+	Err   error
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -123,9 +126,9 @@ func isTimeout(err error) bool {
 // statusError is the agent's refusal of a request (error-status other
 // than noError). The agent's own trouble may pass; everything else is a
 // property of the request, the credentials or the object.
-func statusError(status gosnmp.SNMPError, op, oid string) *Error {
+func statusError(status gosnmp.SNMPError, index int, op, oid string) *Error {
 	e := Permanent(nil, "agent refused the %s of %s: %s", op, oid, StatusName(status))
-	e.Status = status
+	e.Status, e.Index = status, index
 	switch status {
 	case gosnmp.NoAccess, gosnmp.AuthorizationError:
 		e.Msg += " (the community or user lacks access)"

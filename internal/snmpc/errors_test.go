@@ -33,8 +33,8 @@ func TestStatusError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(StatusName(tt.status), func(t *testing.T) {
-			e := statusError(tt.status, "SET", oid)
-			if !strings.Contains(e.Msg, tt.wantMsg) || e.Transient != tt.wantTransient || e.Status != tt.status {
+			e := statusError(tt.status, 1, "SET", oid)
+			if !strings.Contains(e.Msg, tt.wantMsg) || e.Transient != tt.wantTransient || e.Status != tt.status || e.Index != 1 {
 				t.Errorf("error = %q transient=%v status=%v, want %q transient=%v", e.Msg, e.Transient, e.Status, tt.wantMsg, tt.wantTransient)
 			}
 		})

@@ -63,7 +63,7 @@ func (s *Session) Get(oids ...string) ([]gosnmp.SnmpPDU, error) {
 		if int(pkt.ErrorIndex) >= 1 && int(pkt.ErrorIndex) <= len(oids) {
 			oid = oids[pkt.ErrorIndex-1]
 		}
-		return nil, statusError(pkt.Error, "GET", oid)
+		return nil, statusError(pkt.Error, int(pkt.ErrorIndex), "GET", oid)
 	}
 	if len(pkt.Variables) != len(oids) {
 		return nil, Transient(nil, "agent answered the GET of %s with %d values, want %d",
@@ -80,7 +80,7 @@ func (s *Session) Set(oid string, v int) error {
 		return s.fail(err)
 	}
 	if pkt.Error != gosnmp.NoError {
-		return statusError(pkt.Error, "SET", oid)
+		return statusError(pkt.Error, 1, "SET", oid)
 	}
 	if len(pkt.Variables) != 1 {
 		return Transient(nil, "agent answered the SET of %s with %d values, want 1", oid, len(pkt.Variables))
@@ -123,7 +123,7 @@ func (s *Session) BulkWalk(root string) ([]gosnmp.SnmpPDU, error) {
 			reps = max(reps/2, 1)
 			continue
 		case pkt.Error != gosnmp.NoError:
-			return nil, statusError(pkt.Error, "walk", root)
+			return nil, statusError(pkt.Error, 0, "walk", root)
 		}
 		if len(pkt.Variables) == 0 {
 			return out, nil

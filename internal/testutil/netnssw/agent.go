@@ -73,7 +73,6 @@ func (s *Switch) writeFiles() error {
 		fmt.Sprintf("rouser %s priv", s.V3ROUser),
 		"sysName fake-switch-" + s.id,
 		"sysDescr Linux bridge in netns " + s.NS + " [dcimd tests]",
-		"dontLogTCPWrappersConnects yes",
 	}
 	if s.FDBTables != "none" {
 		lines = append(lines, fmt.Sprintf("pass_persist .1.3.6.1.2.1.17 %s %s", s.tools.python, s.scriptPath()))
@@ -90,10 +89,11 @@ func (s *Switch) StartAgent(t testing.TB) {
 	if s.agent != nil {
 		t.Fatal("netnssw: the agent is already running")
 	}
-	// -f: foreground; -C: ignore /etc/snmp/snmpd.conf; -I -smux: a root
-	// snmpd would otherwise listen on TCP 127.0.0.1:199.
+	// -f: foreground; -C: ignore /etc/snmp/snmpd.conf; -LF 0-5: log
+	// notices and worse, not a line per request; -I -smux: a root snmpd
+	// would otherwise listen on TCP 127.0.0.1:199.
 	cmd := exec.Command(s.tools.ip, "netns", "exec", s.NS,
-		s.tools.snmpd, "-f", "-C", "-c", s.confPath(), "-Lf", s.LogFile(), "-I", "-smux")
+		s.tools.snmpd, "-f", "-C", "-c", s.confPath(), "-LF", "0-5", s.LogFile(), "-I", "-smux")
 	cmd.Env = append(cleanEnv(),
 		"MIBS=",
 		"SNMP_PERSISTENT_DIR="+s.persistDir(),
@@ -149,26 +149,23 @@ func (s *Switch) waitReady(a *agent) error {
 	defer cancel()
 	acc := s.Access(V2cRW)
 	acc.Timeout = 100 * time.Millisecond
-	for {
+	var last error
+	for ready := false; !ready; {
 		select {
 		case <-a.exited:
 			return errors.New("snmpd exited during start")
 		case <-ctx.Done():
-			return fmt.Errorf("snmpd did not answer on %s within %s", s.Target(), startTimeout)
+			return fmt.Errorf("snmpd did not answer on %s within %s (last: %v)", s.Target(), startTimeout, last)
 		case <-time.After(20 * time.Millisecond):
 		}
 		sess, err := snmpc.Open(ctx, acc)
-		if err != nil {
-			continue
-		}
-		_, err = sess.Get(oidSysName)
 		if err == nil {
-			acc.Timeout = 2 * time.Second
+			_, err = sess.Get(oidSysName)
 			sess.Close()
-			break
 		}
-		sess.Close()
+		ready, last = err == nil, err
 	}
+	acc.Timeout = 2 * time.Second
 	sess, err := snmpc.Open(ctx, acc)
 	if err != nil {
 		return err

@@ -24,7 +24,13 @@ func Start(t testing.TB, opts Options) *Switch {
 	t.Helper()
 	tl := requireTools(t)
 	opts.defaults(t)
-	s := &Switch{Options: opts, Port: 161, dir: t.TempDir(), tools: tl,
+	// Not t.TempDir(): its name comes from the test's, and snmpd splits
+	// its -c argument at commas.
+	dir, err := os.MkdirTemp("", "netnssw-")
+	if err != nil {
+		t.Fatalf("netnssw: %v", err)
+	}
+	s := &Switch{Options: opts, Port: 161, dir: dir, tools: tl,
 		Community: "rw-" + randHex(t, 6), ROCommunity: "ro-" + randHex(t, 6),
 		V3User: "ops", V3ROUser: "viewer", AuthPass: "auth-" + randHex(t, 6), PrivPass: "priv-" + randHex(t, 6)}
 	t.Cleanup(s.cleanup)
@@ -236,6 +242,7 @@ func (s *Switch) cleanup() {
 	}
 	s.mu.Unlock()
 	ip := s.tools.ip
+	defer os.RemoveAll(s.dir)
 	// Deleting a namespace deletes the veths in it, and with mgmt0 the
 	// root end; deleting that one too covers a half-built switch.
 	for _, ns := range []string{s.NS, s.HostsNS} {

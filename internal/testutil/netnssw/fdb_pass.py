@@ -30,7 +30,7 @@ BRIDGE = os.environ.get("FDB_BRIDGE", "br0")
 TABLES = os.environ.get("FDB_TABLES", "both")
 SELF = os.environ.get("FDB_SELF") == "1"
 VLAN = int(os.environ.get("FDB_VLAN", "1"))
-TTL = 0.2  # seconds a snapshot of the bridge serves requests
+TTL = 1.0  # seconds a snapshot may serve the requests of one walk
 
 BASE_PORT_IFINDEX = (1, 3, 6, 1, 2, 1, 17, 1, 4, 1, 2)
 TP_FDB = (1, 3, 6, 1, 2, 1, 17, 4, 3, 1)
@@ -105,14 +105,20 @@ def snapshot():
 
 
 class Cache:
-    def __init__(self):
-        self.at, self.rows, self.oids = 0.0, [], []
+    """A snapshot of the bridge. A walk gets one consistent snapshot: a
+    GETNEXT that continues a walk names a row of the current snapshot,
+    while one that starts a walk names a table or column, which takes a
+    fresh snapshot (so a walk right after traffic sees what was learned)."""
 
-    def get(self):
+    def __init__(self):
+        self.at, self.rows, self.oids, self.index = 0.0, [], [], set()
+
+    def get(self, oid, continuing):
         now = time.monotonic()
-        if now - self.at > TTL:
+        if now - self.at > TTL or not (continuing and oid in self.index):
             self.rows = snapshot()
             self.oids = [r[0] for r in self.rows]
+            self.index = set(self.oids)
             self.at = now
         return self.rows, self.oids
 
@@ -140,7 +146,7 @@ def main():
             out.write("PONG\n")
         elif cmd in ("get", "getnext"):
             oid = parse(sys.stdin.readline())
-            rows, oids = cache.get()
+            rows, oids = cache.get(oid, cmd == "getnext")
             if cmd == "get":
                 i = bisect.bisect_left(oids, oid)
                 hit = i < len(oids) and oids[i] == oid

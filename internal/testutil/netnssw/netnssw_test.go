@@ -89,8 +89,6 @@ func TestSwitch(t *testing.T) {
 		if learned[sw.HostMAC(1)] != 1 || learned[sw.HostMAC(3)] != 3 || len(learned) != 2 {
 			t.Errorf("learned %v, want host 1 on port 1 and host 3 on port 3", learned)
 		}
-		// The script serves a snapshot for 200 ms.
-		time.Sleep(250 * time.Millisecond)
 		q := map[string]int{}
 		for _, v := range walk(t, sw.Access(netnssw.V2cRW), qTpFdbPort) {
 			idx, _ := snmpc.Suffix(v.Name, qTpFdbPort)
@@ -142,7 +140,6 @@ func TestFDBOptions(t *testing.T) {
 	t.Parallel()
 	sw := netnssw.Start(t, netnssw.Options{Ports: 2, VLAN: 42, FDBTables: "both", SelfEntries: true})
 	sw.Ping(t, 2, 1)
-	time.Sleep(250 * time.Millisecond)
 	status := map[string]int{}
 	for _, v := range walk(t, sw.Access(netnssw.V2cRO), tpFdbStatus) {
 		idx, _ := snmpc.Suffix(v.Name, tpFdbStatus)
