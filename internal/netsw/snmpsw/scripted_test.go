@@ -182,11 +182,14 @@ func TestSilentSwitch(t *testing.T) {
 		"FDB":      func() error { _, err := d.FDB(ctx); return err },
 	}
 	for name, call := range calls {
-		err := call()
-		var de *netsw.DeviceError
-		if !errors.As(err, &de) || !de.Transient || de.Device != fmt.Sprintf("switch 127.0.0.1:%d", silent.Port()) ||
-			!strings.Contains(de.Msg, "no answer after 2 attempts of 150ms") {
-			t.Errorf("%s = %v, want a transient timeout of switch 127.0.0.1:%d", name, err, silent.Port())
-		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := call()
+			var de *netsw.DeviceError
+			if !errors.As(err, &de) || !de.Transient || de.Device != fmt.Sprintf("switch 127.0.0.1:%d", silent.Port()) ||
+				!strings.Contains(de.Msg, "no answer after 2 attempts of 150ms") {
+				t.Errorf("%s = %v, want a transient timeout of switch 127.0.0.1:%d", name, err, silent.Port())
+			}
+		})
 	}
 }
