@@ -27,6 +27,9 @@ import (
 	"github.com/dcimd/dcimd/internal/ops"
 	"github.com/dcimd/dcimd/internal/power"
 	"github.com/dcimd/dcimd/internal/power/ipmi"
+	"github.com/dcimd/dcimd/internal/metrics"
+	"github.com/dcimd/dcimd/internal/netsw"
+	"github.com/dcimd/dcimd/internal/netsw/snmpopen"
 	"github.com/dcimd/dcimd/internal/server"
 	"github.com/dcimd/dcimd/internal/store"
 	"github.com/dcimd/dcimd/internal/task"
@@ -52,9 +55,10 @@ type taskOpts struct {
 type taskEnv struct {
 	*env
 	opts   taskOpts
-	eng    *task.Engine
-	poller *ops.PollPowerWorker
-	logs   *pwLogBuffer
+	eng      *task.Engine
+	poller   *ops.PollPowerWorker
+	switches *netsw.Service
+	logs     *pwLogBuffer
 
 	runnerOpts store.RunnerOptions
 	mu         sync.Mutex
@@ -104,6 +108,9 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: o.stepTimeout, MaxAttempts: o.maxAttempts})
 	ops.RegisterIP(eng, db.IPAM(), o.maxAttempts, log)
+	nsvc := netsw.NewService(db.SwitchPorts(), snmpopen.Opener(snmpopen.Options{CallTimeout: o.callTimeout, Log: log}),
+		netsw.Options{SwitchTimeout: 10 * o.callTimeout, PollConcurrency: 4, Log: log})
+	ops.RegisterNet(eng, nsvc, db.SwitchPorts(), ops.NetOptions{MaxAttempts: o.maxAttempts, StepTimeout: o.stepTimeout, Log: log})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, eng.NewWorker(o.attemptTimeout))
@@ -121,7 +128,8 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 			t.Fatal(err)
 		}
 	}
-	h, err := New(Deps{Auth: as, Inventory: inv, IPs: db.IPs(), DB: db, Tasks: eng, TaskReader: db.Tasks(), Power: psvc, IPAM: db.IPAM(), Log: quiet})
+	h, err := New(Deps{Auth: as, Inventory: inv, IPs: db.IPs(), DB: db, Tasks: eng, TaskReader: db.Tasks(), Power: psvc, IPAM: db.IPAM(),
+		Switches: nsvc, States: db.SwitchPorts(), Metrics: metrics.Handler(metrics.NewCollector(db.SwitchPorts(), quiet)), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +144,7 @@ func newTaskEnv(t *testing.T, db *store.DB, o taskOpts) *taskEnv {
 			t.Logf("dcimd log (last 200 lines):\n%s", logs.tail(200))
 		}
 	})
-	te := &taskEnv{opts: o, eng: eng, poller: poller, logs: logs, runnerOpts: ro, runner: runner}
+	te := &taskEnv{opts: o, eng: eng, poller: poller, switches: nsvc, logs: logs, runnerOpts: ro, runner: runner}
 	t.Cleanup(func() {
 		te.mu.Lock()
 		r := te.runner

@@ -193,10 +193,15 @@ func (a *API) portAction(up bool) gin.HandlerFunc {
 			return
 		}
 		var serverID *int64
-		if ref, err := a.switches.Port(ctx, p.SwitchID, p.ID); err != nil {
+		ref, err := a.switches.Port(ctx, p.SwitchID, p.ID)
+		if err == nil {
+			_, err = ref.Index()
+		}
+		if err != nil {
 			fail(c, err)
 			return
-		} else if ref.ServerID != 0 {
+		}
+		if ref.ServerID != 0 {
 			if ref.IsIPMI && !up && !b.Force {
 				fail(c, fault.Conflict("port %s carries the IPMI of server %d; send {\"force\":true} to cut it anyway", p.Name, ref.ServerID))
 				return

@@ -35,7 +35,7 @@ func startTasks(ctx context.Context, cfg config.Config, db *store.DB, inv *serve
 	eng := task.New(db.Tasks(), db.Tasks(), log, nil)
 	ops.RegisterPower(eng, psvc, db.Views(), ops.PowerOptions{StepTimeout: cfg.Power.StepTimeout, MaxAttempts: cfg.Tasks.MaxAttempts})
 	ops.RegisterIP(eng, db.IPAM(), cfg.Tasks.MaxAttempts, log)
-	nsvc := netsw.NewService(db.SwitchPorts(), switchOpener(cfg.Switches), netsw.Options{SwitchTimeout: cfg.Switches.SwitchTimeout,
+	nsvc := netsw.NewService(db.SwitchPorts(), switchOpener(cfg.Switches, log), netsw.Options{SwitchTimeout: cfg.Switches.SwitchTimeout,
 		PollConcurrency: cfg.Switches.PollConcurrency, Log: log})
 	ops.RegisterNet(eng, nsvc, db.SwitchPorts(), ops.NetOptions{MaxAttempts: cfg.Tasks.MaxAttempts, StepTimeout: cfg.Switches.SwitchTimeout, Log: log})
 

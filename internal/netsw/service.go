@@ -173,7 +173,7 @@ type SwitchGroup struct {
 
 // Plan lists, per switch in id order, the ports of a server that suspend
 // and resume set: every connected port except the IPMI ones. A server
-// with none cannot be cut off.
+// with none cannot be cut off, and none may be on a read-only switch.
 func (s *Service) Plan(ctx context.Context, serverID int64) ([]SwitchGroup, error) {
 	refs, err := s.st.ServerPorts(ctx, serverID)
 	if err != nil {
@@ -196,6 +196,15 @@ func (s *Service) Plan(ctx context.Context, serverID int64) ([]SwitchGroup, erro
 	for id, ps := range by {
 		slices.SortFunc(ps, func(a, b PortRef) int { return int(a.PortID - b.PortID) })
 		out = append(out, SwitchGroup{SwitchID: id, Ports: ps})
+		// A read-only switch is refused before any port changes, so a
+		// suspend never stops half-way on it.
+		sw, err := s.st.Switch(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if sw.ReadOnly {
+			return nil, fault.Conflict("switch %s is marked read-only in dcimd; server %d's port %s cannot be set", sw.Name, serverID, ps[0].label())
+		}
 	}
 	slices.SortFunc(out, func(a, b SwitchGroup) int { return int(a.SwitchID - b.SwitchID) })
 	return out, nil
