@@ -167,8 +167,9 @@ func (s *Service) Refresh(ctx context.Context, switchID int64) (SyncResult, erro
 
 // SwitchGroup is the ports of one switch that a suspend or resume sets.
 type SwitchGroup struct {
-	SwitchID int64
-	Ports    []PortRef
+	SwitchID   int64
+	SwitchName string
+	Ports      []PortRef
 }
 
 // Plan lists, per switch in id order, the ports of a server that suspend
@@ -195,13 +196,13 @@ func (s *Service) Plan(ctx context.Context, serverID int64) ([]SwitchGroup, erro
 	out := make([]SwitchGroup, 0, len(by))
 	for id, ps := range by {
 		slices.SortFunc(ps, func(a, b PortRef) int { return int(a.PortID - b.PortID) })
-		out = append(out, SwitchGroup{SwitchID: id, Ports: ps})
 		// A read-only switch is refused before any port changes, so a
 		// suspend never stops half-way on it.
 		sw, err := s.st.Switch(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, SwitchGroup{SwitchID: id, SwitchName: sw.Name, Ports: ps})
 		if sw.ReadOnly {
 			return nil, fault.Conflict("switch %s is marked read-only in dcimd; server %d's port %s cannot be set", sw.Name, serverID, ps[0].label())
 		}

@@ -127,7 +127,7 @@ func portsRun(svc *netsw.Service, st StateSetter, up bool, during, after string,
 			}
 		}
 		for _, g := range plan {
-			name := fmt.Sprintf("ports %s on switch %d", verb, g.SwitchID)
+			name := fmt.Sprintf("ports %s on switch %s", verb, g.SwitchName)
 			if err := r.Step(ctx, name, o.StepTimeout, func(ctx context.Context) error { return svc.SetPorts(ctx, g, up) }); err != nil {
 				return err
 			}
