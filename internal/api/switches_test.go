@@ -192,6 +192,29 @@ func TestSuspendResume(t *testing.T) {
 		if month["total_bytes"].(float64) < tr["total_bytes"].(float64) {
 			t.Fatalf("month %v < day %v", month, tr)
 		}
+		// A dead switch does not keep the poll from recording the others:
+		// leaf-a's swp1 loses its link (the host's end goes down) while
+		// leaf-b is silent.
+		b.sw.StopAgent(t)
+		a.sw.SetHostLink(t, 1, false)
+		ps, err := te.switches.Poll(ctx)
+		if err != nil || ps.SwitchErrors != 1 || ps.Switches != 2 {
+			t.Fatalf("poll with a dead switch: %+v %v", ps, err)
+		}
+		seen := false
+		for _, c := range te.serverObj(te.admin, srv)["switch_connection"].([]any) {
+			if sc := c.(map[string]any); sc["id"] == float64(a.ports["swp1"]) {
+				seen = true
+				if sc["oper_status"] != "down" || sc["admin_status"] != "up" {
+					t.Fatalf("leaf-a swp1 after its link dropped: %v", sc)
+				}
+			}
+		}
+		if !seen {
+			t.Fatal("leaf-a swp1 missing from the server's switch_connection")
+		}
+		a.sw.SetHostLink(t, 1, true)
+		b.sw.StartAgent(t)
 		metrics := te.do("GET", "/metrics", "", nil)
 		if metrics.Status != http.StatusOK || !strings.Contains(string(metrics.Raw), `dcimd_switch_port_octets_total{direction="in",port="swp1"`) {
 			t.Fatalf("metrics %d: %.500s", metrics.Status, metrics.Raw)
