@@ -37,6 +37,21 @@ bench: deps
 fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzWhere -fuzztime=60s ./internal/listq/
 
+## netboot: copy the iPXE loaders (undionly.kpxe, ipxe.efi, snponly.efi) and their
+## licence from Debian's ipxe package into netboot/; nothing is built
+IPXE_DIR ?= /usr/lib/ipxe
+IPXE_DOC ?= /usr/share/doc/ipxe
+.PHONY: netboot
+netboot:
+	@for f in undionly.kpxe ipxe.efi; do test -r $(IPXE_DIR)/$$f || { \
+		echo "netboot: $(IPXE_DIR)/$$f is missing; install Debian's ipxe package (apt-get install ipxe)" >&2; exit 1; }; done
+	@test -r $(IPXE_DOC)/copyright || { echo "netboot: $(IPXE_DOC)/copyright is missing (the ipxe licence)" >&2; exit 1; }
+	install -m 0644 $(IPXE_DIR)/undionly.kpxe $(IPXE_DIR)/ipxe.efi netboot/
+	if test -r $(IPXE_DIR)/snponly.efi; then install -m 0644 $(IPXE_DIR)/snponly.efi netboot/; fi
+	install -m 0644 $(IPXE_DOC)/copyright netboot/COPYING.ipxe
+	if test -r /usr/share/common-licenses/GPL-2; then install -m 0644 /usr/share/common-licenses/GPL-2 netboot/GPL-2; fi
+	dpkg-query -W -f='$${Package} $${Version}\n' ipxe > netboot/VERSION.ipxe 2>/dev/null || echo "ipxe from $(IPXE_DIR)" > netboot/VERSION.ipxe
+
 vet:
 	$(GO) vet ./...
 
