@@ -88,8 +88,9 @@ func runLoad(ctx context.Context, clients, n int, capDur time.Duration, do func(
 }
 
 // allocCase is one way of allocating: prepare makes its network (and pool)
-// and returns the call; calls counted per statement when count is set.
+// and returns the call.
 type allocCase struct {
+	key     string // its name for -cases
 	name    string
 	prepare func(ctx context.Context, rg *rig, clients int, slot int) (func(ctx context.Context, w, i int) error, error)
 	billing bool // queues ip_allocate tasks: wait for them
@@ -98,7 +99,7 @@ type allocCase struct {
 
 func allocCases(c benchConfig) []allocCase {
 	return []allocCase{
-		{name: caseFloor, floor: true, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
+		{key: "floor", name: caseFloor, floor: true, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
 			net, err := rg.newNet(ctx, fmt.Sprintf("10.%d.0.0/16", 40+slot))
 			if err != nil {
 				return nil, err
@@ -117,7 +118,7 @@ func allocCases(c benchConfig) []allocCase {
 				return err
 			}, nil
 		}},
-		{name: caseStore, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
+		{key: "store", name: caseStore, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
 			net, err := rg.newNet(ctx, fmt.Sprintf("10.%d.0.0/16", 40+slot))
 			if err != nil {
 				return nil, err
@@ -128,14 +129,14 @@ func allocCases(c benchConfig) []allocCase {
 				return err
 			}, nil
 		}},
-		{name: caseAdmin, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
+		{key: "admin", name: caseAdmin, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
 			net, err := rg.newNet(ctx, fmt.Sprintf("10.%d.0.0/16", 40+slot))
 			if err != nil {
 				return nil, err
 			}
 			return adminCall(rg, clients, net.ID), nil
 		}},
-		{name: caseBilling, billing: true, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
+		{key: "billing", name: caseBilling, billing: true, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
 			cidr := fmt.Sprintf("10.%d.0.0/16", 40+slot)
 			if _, err := rg.newNet(ctx, cidr); err != nil {
 				return nil, err
@@ -159,7 +160,7 @@ func allocCases(c benchConfig) []allocCase {
 				return err
 			}, nil
 		}},
-		{name: caseAdmin6, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
+		{key: "admin6", name: caseAdmin6, prepare: func(ctx context.Context, rg *rig, clients, slot int) (func(context.Context, int, int) error, error) {
 			net, err := rg.newNet(ctx, fmt.Sprintf("2001:db8:%x::/48", 0x100+slot))
 			if err != nil {
 				return nil, err
@@ -188,6 +189,9 @@ func throughput(ctx context.Context, c benchConfig, rg *rig) []tput {
 	var out []tput
 	slot := 0
 	for _, k := range allocCases(c) {
+		if len(c.cases) > 0 && !c.cases[k.key] {
+			continue
+		}
 		for _, clients := range c.clients {
 			if ctx.Err() != nil {
 				return out

@@ -68,6 +68,7 @@ type benchConfig struct {
 	pageIters int
 	fullIters int
 	skip      map[string]bool
+	cases     map[string]bool // throughput cases to run (none: all)
 	pgStmts   int
 	cpuprof   string
 	verbose   bool
@@ -75,7 +76,7 @@ type benchConfig struct {
 
 func main() {
 	var c benchConfig
-	var dialects, clients, skip string
+	var dialects, clients, skip, cases string
 	flag.StringVar(&dialects, "db", "sqlite,postgres", "databases to run on, comma separated")
 	flag.StringVar(&clients, "clients", "1,16", "concurrent clients of the throughput cases, comma separated")
 	flag.IntVar(&c.allocs, "n", 2000, "allocations per throughput case")
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&c.pageIters, "page-iters", 20, "timed requests per limited listing")
 	flag.IntVar(&c.fullIters, "full-iters", 3, "timed requests per unlimited listing of the big network")
 	flag.IntVar(&c.pgStmts, "pg-statements", 10, "on PostgreSQL, count the statements of this many calls per case from the server log (0: don't)")
+	flag.StringVar(&cases, "cases", "", "throughput cases to run, comma separated: floor, store, admin, billing, admin6 (default all)")
 	flag.StringVar(&skip, "skip", "", "parts to leave out, comma separated: tput, fill, list")
 	flag.StringVar(&c.cpuprof, "cpuprofile", "", "write a CPU profile of each throughput case to FILE-<db>-<case>-<clients>.pprof")
 	flag.BoolVar(&c.verbose, "v", false, "log dcimd and River to stderr at debug level")
@@ -104,6 +106,12 @@ func main() {
 			os.Exit(2)
 		}
 		c.clients = append(c.clients, n)
+	}
+	c.cases = map[string]bool{}
+	for _, s := range strings.Split(cases, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.cases[s] = true
+		}
 	}
 	c.skip = map[string]bool{}
 	for _, s := range strings.Split(skip, ",") {
