@@ -114,8 +114,12 @@ func (h *Handler) Handle(ctx context.Context, req *dhcpv4.DHCPv4, in In) (*dhcpv
 	c.log = h.o.Log.With("mac", mac.String(), "xid", req.TransactionID.String(), "iface", in.Iface, "msg_type", mt.String())
 	if c.giaddr.IsValid() {
 		c.log = c.log.With("relay", c.giaddr.String())
-		if circ, rem := relayIDs(req); circ != "" || rem != "" {
-			c.log = c.log.With("circuit_id", circ, "remote_id", rem)
+		circ, rem := relayIDs(req)
+		if circ != "" {
+			c.log = c.log.With("circuit_id", circ)
+		}
+		if rem != "" {
+			c.log = c.log.With("remote_id", rem)
 		}
 	}
 	if c.sn == nil {

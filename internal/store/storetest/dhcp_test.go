@@ -327,4 +327,3 @@ func TestDHCPDecline(t *testing.T) {
 		}
 	})
 }
-
