@@ -172,3 +172,47 @@ func TestPeersWindow(t *testing.T) {
 		t.Errorf("window 100 = %d, want the library's 60", w)
 	}
 }
+
+// TestWindowLossStalls records why Window stays off by default: in
+// pin/tftp v3.1.0's windowed mode one lost block stalls the transfer. The
+// client below behaves like atftp and tftp-hpa: it acknowledges blocks in
+// order, answers an out-of-order block by acknowledging the last good one
+// again, and ignores duplicates. After the timeout the library resends
+// the whole window and waits for an ACK of its first block, which such a
+// client has already sent and does not repeat, so the transfer dies when
+// the retries run out. Lock-step recovers from the same loss.
+func TestWindowLossStalls(t *testing.T) {
+	root := t.TempDir()
+	writeRandom(t, root, "f.bin", 16*512+100)
+	for _, tc := range []struct {
+		window   int
+		complete bool
+	}{{1, true}, {4, false}} {
+		t.Run("window="+strconv.Itoa(tc.window), func(t *testing.T) {
+			s := startServer(t, Options{Roots: []string{root}, BlockSizeMax: 1468, Window: tc.window,
+				Timeout: 100 * time.Millisecond, Retries: 3})
+			c := newRawClient(t, s)
+			c.send(nil, rrq("f.bin", "octet"))
+			next, dropped, done := uint16(1), false, false
+			for !done {
+				p, ok := c.recv(2 * time.Second)
+				if !ok || p.op != 3 {
+					break // ERROR or silence: the server gave up
+				}
+				switch {
+				case p.block == 3 && !dropped:
+					dropped = true // lost on the way
+				case p.block == next:
+					c.send(p.from, ack(p.block))
+					next++
+					done = len(p.body) < 512
+				case p.block > next:
+					c.send(p.from, ack(next-1))
+				}
+			}
+			if done != tc.complete {
+				t.Errorf("completed %v, want %v (stats %+v)", done, tc.complete, s.Stats())
+			}
+		})
+	}
+}
