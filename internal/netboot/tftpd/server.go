@@ -93,6 +93,7 @@ type Server struct {
 	inflight  int
 	transfers sync.WaitGroup // our read handlers; Shutdown waits for them
 	served    chan struct{}  // closed when the library's Serve returns
+	serveErr  error          // what it returned, read after served is closed
 	drained   chan struct{}  // closed when Shutdown's work is done
 	stop      context.Context
 	cancel    context.CancelFunc
@@ -183,6 +184,7 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() {
 		defer close(s.served)
 		if err := lib.Serve(conn); err != nil {
+			s.serveErr = fmt.Errorf("tftp: serve: %w", err)
 			s.log.Error("tftp: serve", "err", err)
 		}
 	}()
@@ -194,7 +196,8 @@ func (s *Server) Start(ctx context.Context) error {
 
 // Serve starts the server if it is not running, serves until ctx is done,
 // then shuts down within the time a stalled transfer can take (Timeout ×
-// (Retries+1) and a second).
+// (Retries+1) and a second). It returns an error if the server could not
+// start, stopped on its own, or did not drain in that time.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	fresh := s.state == stateNew
@@ -204,13 +207,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	var served error
 	select {
 	case <-ctx.Done():
 	case <-s.served:
+		served = s.serveErr
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.DrainTimeout())
 	defer cancel()
-	return s.Shutdown(sctx)
+	return errors.Join(served, s.Shutdown(sctx))
 }
 
 // DrainTimeout bounds how long Shutdown can wait for a transfer whose
