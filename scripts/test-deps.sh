@@ -2,7 +2,7 @@
 # Installs the Debian packages that the test suite starts as real peers.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
-pkgs=(postgresql-15 snmpd snmp openipmi ipmitool python3 iproute2 busybox-static isc-dhcp-client isc-dhcp-relay tftp-hpa atftp tftpd-hpa)
+pkgs=(postgresql-15 snmpd snmp openipmi ipmitool python3 iproute2 busybox-static isc-dhcp-client isc-dhcp-relay tftp-hpa atftp tftpd-hpa qemu-system-x86 ipxe-qemu ovmf ipxe dnsmasq-base)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
