@@ -79,6 +79,7 @@ type countingWriter struct {
 	code int
 }
 
+// WriteHeader keeps the first status.
 func (c *countingWriter) WriteHeader(code int) {
 	if c.code == 0 {
 		c.code = code
@@ -86,6 +87,7 @@ func (c *countingWriter) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
+// Write counts the body bytes.
 func (c *countingWriter) Write(b []byte) (int, error) {
 	if c.code == 0 {
 		c.code = http.StatusOK

@@ -73,6 +73,12 @@ func (h *Handler) phoneHomePost(w http.ResponseWriter, r *http.Request) {
 // in the query and the answer is an empty iPXE script, so both imgfetch
 // and chain succeed.
 func (h *Handler) phoneHomeGet(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		// The mux routes HEAD to GET handlers; a HEAD must not report.
+		w.Header().Set("Allow", "GET, POST")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
 	rep, err := reportFromQuery(r.URL.Query())
 	if err != nil {
 		h.phoneHomeFail(w, "", resultBadRequest, http.StatusBadRequest, err.Error())

@@ -200,6 +200,9 @@ func TestPhoneHomeRefused(t *testing.T) {
 			t.Errorf("GET %q: status %d", q, w.Code)
 		}
 	}
+	if w := do(t, h, http.MethodHead, "/boot/phonehome/"+tokA+"?status=started", nil); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD: status %d", w.Code)
+	}
 	if ev.count() != 0 {
 		t.Fatalf("%d events stored", ev.count())
 	}

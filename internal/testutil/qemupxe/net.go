@@ -88,6 +88,8 @@ func (n *Net) build(ip string) error {
 		}
 		n.VMNS = vm
 		if err = run(ip, "netns", "add", srv); err != nil {
+			_ = run(ip, "netns", "del", vm)
+			n.VMNS = ""
 			continue
 		}
 		n.side.NS = srv

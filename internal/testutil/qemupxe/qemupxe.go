@@ -17,6 +17,21 @@
 // test: qemu is killed by the PID Start started, the namespaces deleted.
 // Traffic never leaves the namespaces (198.18.x.0/24).
 //
+// dcimd's own servers listen on the servers' side by opening their sockets
+// inside its namespace, with Side.Do (or Side.Listen, Side.ListenPacket,
+// Side.ServeHTTP):
+//
+//	n := qemupxe.NewNet(t)
+//	side := n.Server() // side.NS, side.Iface ("srv0"), side.Addr (198.18.x.1)
+//	base := side.ServeHTTP(t, httpboot.New(...), 0)
+//	err := side.Do(func() (err error) {
+//		dhcp, err = server4.NewServer(side.Iface, nil, handler) // the socket is made in side.NS
+//		return err
+//	})
+//	vm := qemupxe.Start(t, qemupxe.Options{Firmware: qemupxe.BIOS, Net: n})
+//
+// Side.Dnsmasq starts dnsmasq as a stand-in DHCP and TFTP server.
+//
 // A boot takes 15–30 s of CPU on TCG, so Start skips the test under
 // `go test -short`; without root, qemu, the ROMs or OVMF it skips the test
 // too, or fails it when CI=true.
@@ -47,6 +62,7 @@ const (
 	UEFI                 // OVMF (q35)
 )
 
+// String names the firmware for logs and subtest names.
 func (f Firmware) String() string {
 	if f == UEFI {
 		return "uefi"
