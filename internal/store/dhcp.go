@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -22,10 +23,30 @@ const DiscoveryNote = "dhcp discovery"
 // DHCP is the DHCP server's view of IPAM: the address a MAC gets inside a
 // subnet, discovery of unknown machines, and lease records. It implements
 // the host and lease stores of netboot/dhcp4d.
-type DHCP struct{ db *DB }
+type DHCP struct {
+	db *DB
+	g  *gorm.DB // with a prepared statement cache: the same few statements run for every packet
+	// wmu serialises this store's writes on SQLite. SQLite takes one
+	// writer at a time anyway; writers that queue here instead of in
+	// SQLite's busy handler (which sleeps in growing steps) keep a burst of
+	// DHCP packets from turning into seconds of delay.
+	wmu sync.Mutex
+}
 
-// DHCP returns the DHCP store.
-func (d *DB) DHCP() *DHCP { return &DHCP{db: d} }
+// writing holds the SQLite write lock of the store (no-op on PostgreSQL).
+func (s *DHCP) writing() func() {
+	if s.db.IsPostgres() {
+		return func() {}
+	}
+	s.wmu.Lock()
+	return s.wmu.Unlock
+}
+
+// DHCP returns the DHCP store. Make one and keep it: it caches its
+// prepared statements.
+func (d *DB) DHCP() *DHCP {
+	return &DHCP{db: d, g: d.gorm.Session(&gorm.Session{PrepareStmt: true})}
+}
 
 type hostRow struct {
 	ServerID   int64      `gorm:"column:server_id"`
@@ -51,6 +72,10 @@ type hostRow struct {
 	UpdatedAt  *time.Time `gorm:"column:lease_updated_at"`
 }
 
+// hostQuery runs for every packet. Its second condition on s.mac repeats
+// the predicate of the partial unique index servers_mac (a MAC is set), so
+// both databases use that index for a bound parameter instead of scanning
+// every server.
 const hostQuery = `SELECT s.id AS server_id, s.name AS server_name, s.is_new, s.main_ipv4,
 	i.id AS ip_id, i.name AS ip, i.ipnet_id, i.note, n.name AS net_name, n.gateway,
 	l.id AS lease_id, l.mac AS lease_mac, l.state AS lease_state, l.dynamic AS lease_dynamic, l.expires_at AS lease_expires_at,
@@ -60,7 +85,7 @@ const hostQuery = `SELECT s.id AS server_id, s.name AS server_name, s.is_new, s.
 	LEFT JOIN ips i ON i.server_id = s.id AND i.family = 4 AND i.status = 'ok'
 	LEFT JOIN ipnets n ON n.id = i.ipnet_id
 	LEFT JOIN dhcp_leases l ON l.ip_id = i.id
-	WHERE s.mac = ?
+	WHERE s.mac = ? AND s.mac <> ''
 	ORDER BY i.id`
 
 // Host finds the IPv4 address IPAM holds for the server whose MAC is mac,
@@ -69,7 +94,7 @@ const hostQuery = `SELECT s.id AS server_id, s.name AS server_name, s.is_new, s.
 // result has ServerID 0 when no server has the MAC, and an invalid IP when
 // the server has no address in the subnet.
 func (s *DHCP) Host(ctx context.Context, mac net.HardwareAddr, subnet netip.Prefix) (netboot.Host, error) {
-	return s.host(s.db.gorm.WithContext(ctx), mac, subnet)
+	return s.host(s.g.WithContext(ctx), mac, subnet)
 }
 
 func (s *DHCP) host(tx *gorm.DB, mac net.HardwareAddr, subnet netip.Prefix) (netboot.Host, error) {
@@ -151,7 +176,8 @@ func (s *DHCP) Discover(ctx context.Context, mac net.HardwareAddr, subnet netip.
 	}
 	var out netboot.Host
 	m := s.db.IPAM()
-	err := s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	defer s.writing()()
+	err := s.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.db.IsPostgres() {
 			if err := tx.Exec(`SELECT pg_advisory_xact_lock(?, 0)`, int32(discoveryLock)).Error; err != nil {
 				return err
@@ -229,7 +255,8 @@ func (s *DHCP) Discover(ctx context.Context, mac net.HardwareAddr, subnet netip.
 // SaveLease writes the lease of an address (one row per address: a new
 // holder replaces the old one, as IPAM decided who holds it).
 func (s *DHCP) SaveLease(ctx context.Context, l netboot.Lease) error {
-	return s.saveLease(s.db.gorm.WithContext(ctx), l)
+	defer s.writing()()
+	return s.saveLease(s.g.WithContext(ctx), l)
 }
 
 func (s *DHCP) saveLease(tx *gorm.DB, l netboot.Lease) error {
@@ -270,7 +297,8 @@ func (s *DHCP) saveLease(tx *gorm.DB, l netboot.Lease) error {
 // next free address of the range on its next DISCOVER.
 func (s *DHCP) DeclineLease(ctx context.Context, l netboot.Lease) error {
 	l.State = netboot.LeaseDeclined
-	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	defer s.writing()()
+	return s.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if l.Dynamic {
 			now := time.Now().UTC()
 			if err := clearMain(tx, l.IPID); err != nil {

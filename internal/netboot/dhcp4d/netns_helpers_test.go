@@ -281,4 +281,5 @@ func (w *tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-var _ io.Writer = (*tWriter)(nil)
+// quietLog drops the server's log (load runs).
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

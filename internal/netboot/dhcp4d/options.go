@@ -70,7 +70,9 @@ type Subnet struct {
 type Interface struct {
 	// Name is the network interface the socket is bound to
 	// (SO_BINDTODEVICE), so broadcasts go out and come in there only.
-	// Empty binds no device: for tests and benchmarks on an address.
+	// Empty binds no device: for tests and benchmarks on an address; such
+	// a socket answers relays and clients that have an address, and never
+	// broadcasts.
 	Name string
 	// Addr is this server's address on the interface: the server
 	// identifier of replies, and what picks the subnet of requests that

@@ -244,10 +244,19 @@ func (s *Server) serve(ctx context.Context, j job) {
 	if out == nil {
 		return
 	}
+	if in.Iface == "" && to.Addr() == limitedBroadcast {
+		// A socket bound to no device would broadcast out of whatever
+		// interface the routing table picks: never on a network nobody
+		// configured.
+		s.o.Log.Debug("dhcp4: no broadcast from a socket without a device", "to", to.String())
+		return
+	}
 	if _, err := j.s.conn.WriteTo(out, net.UDPAddrFromAddrPort(to)); err != nil {
 		s.o.Log.Warn("dhcp4: send reply", "iface", in.Iface, "to", to.String(), "err", err)
 	}
 }
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // interfaceAddr is the first IPv4 address of a device.
 func interfaceAddr(name string) (netip.Addr, error) {
