@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -222,14 +223,29 @@ func (s *SwitchPorts) SetPortStatus(ctx context.Context, st map[int64]netsw.Stat
 	if len(st) == 0 {
 		return nil
 	}
+	// One UPDATE per distinct status pair (a handful per switch), not one
+	// per port.
+	groups := map[netsw.Status][]int64{}
+	for id, v := range st {
+		groups[v] = append(groups[v], id)
+	}
+	keys := make([]netsw.Status, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b netsw.Status) int { return strings.Compare(a.Admin+"/"+a.Oper, b.Admin+"/"+b.Oper) })
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for id, v := range st {
-			set := map[string]any{"admin_status": v.Admin, "polled_at": now}
-			if v.Oper != "" {
-				set["oper_status"] = v.Oper
+		for _, k := range keys {
+			ids := groups[k]
+			slices.Sort(ids)
+			set := map[string]any{"admin_status": k.Admin, "polled_at": now}
+			if k.Oper != "" {
+				set["oper_status"] = k.Oper
 			}
-			if err := tx.Table("switch_ports").Where("id = ?", id).Updates(set).Error; err != nil {
-				return err
+			for start := 0; start < len(ids); start += inChunk {
+				if err := tx.Table("switch_ports").Where("id IN ?", ids[start:min(start+inChunk, len(ids))]).Updates(set).Error; err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -273,24 +289,102 @@ func (s *SwitchPorts) RecordTraffic(ctx context.Context, samples []netsw.Traffic
 		return nil
 	}
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for _, x := range samples {
-			if err := tx.Exec(`UPDATE switch_ports SET last_in = ?, last_out = ?, last_uptime_ms = ?, counters_at = ? WHERE id = ?`,
-				int64(x.Raw.In), int64(x.Raw.Out), x.Raw.Uptime.Milliseconds(), x.At, x.PortID).Error; err != nil {
-				return err
-			}
-			if x.InDelta == 0 && x.OutDelta == 0 || x.ServerID == 0 {
-				continue
-			}
-			in, out := clampInt64(x.InDelta), clampInt64(x.OutDelta)
-			if err := tx.Exec(`INSERT INTO port_traffic (port_id, server_id, bucket, in_octets, out_octets) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (port_id, server_id, bucket) DO UPDATE SET in_octets = port_traffic.in_octets + excluded.in_octets,
-				out_octets = port_traffic.out_octets + excluded.out_octets`,
-				x.PortID, x.ServerID, x.At.UTC().Truncate(trafficBucket), in, out).Error; err != nil {
+		for start := 0; start < len(samples); start += trafficChunk {
+			if err := recordTraffic(tx, samples[start:min(start+trafficChunk, len(samples))]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// trafficChunk bounds the samples written by one statement (5 parameters
+// each, well under SQLite's and PostgreSQL's limits).
+const trafficChunk = 200
+
+// recordTraffic writes a chunk of samples in two statements: the raw
+// readings (one UPDATE with CASE, per reading time and uptime, which are
+// the same for all the samples of one poll) and the deltas (one
+// multi-row upsert).
+func recordTraffic(tx *gorm.DB, samples []netsw.TrafficSample) error {
+	type when struct {
+		at     time.Time
+		uptime int64
+	}
+	byWhen := map[when][]netsw.TrafficSample{}
+	var order []when
+	for _, x := range samples {
+		w := when{x.At, x.Raw.Uptime.Milliseconds()}
+		if _, ok := byWhen[w]; !ok {
+			order = append(order, w)
+		}
+		byWhen[w] = append(byWhen[w], x)
+	}
+	for _, w := range order {
+		xs := byWhen[w]
+		var in, out strings.Builder
+		args := make([]any, 0, 4*len(xs)+2+len(xs))
+		ids := make([]int64, 0, len(xs))
+		in.WriteString("CASE id")
+		for _, x := range xs {
+			in.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+			args = append(args, x.PortID, int64(x.Raw.In))
+		}
+		in.WriteString(" END")
+		out.WriteString("CASE id")
+		for _, x := range xs {
+			out.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+			args = append(args, x.PortID, int64(x.Raw.Out))
+			ids = append(ids, x.PortID)
+		}
+		out.WriteString(" END")
+		args = append(args, w.uptime, w.at, ids)
+		if err := tx.Exec(`UPDATE switch_ports SET last_in = `+in.String()+`, last_out = `+out.String()+
+			`, last_uptime_ms = ?, counters_at = ? WHERE id IN ?`, args...).Error; err != nil {
+			return err
+		}
+	}
+	type key struct {
+		port, server int64
+		bucket       time.Time
+	}
+	sums := map[key][2]int64{}
+	var keys []key
+	for _, x := range samples {
+		if x.InDelta == 0 && x.OutDelta == 0 || x.ServerID == 0 {
+			continue
+		}
+		k := key{x.PortID, x.ServerID, x.At.UTC().Truncate(trafficBucket)}
+		v, ok := sums[k]
+		if !ok {
+			keys = append(keys, k)
+		}
+		sums[k] = [2]int64{satAdd(v[0], clampInt64(x.InDelta)), satAdd(v[1], clampInt64(x.OutDelta))}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO port_traffic (port_id, server_id, bucket, in_octets, out_octets) VALUES `)
+	args := make([]any, 0, 5*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?)")
+		v := sums[k]
+		args = append(args, k.port, k.server, k.bucket, v[0], v[1])
+	}
+	q.WriteString(` ON CONFLICT (port_id, server_id, bucket) DO UPDATE SET in_octets = port_traffic.in_octets + excluded.in_octets,
+		out_octets = port_traffic.out_octets + excluded.out_octets`)
+	return tx.Exec(q.String(), args...).Error
+}
+
+func satAdd(a, b int64) int64 {
+	if a > 1<<63-1-b {
+		return 1<<63 - 1
+	}
+	return a + b
 }
 
 func clampInt64(v uint64) int64 {
