@@ -80,7 +80,11 @@ func (a *API) visibleServer(c *gin.Context) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if _, err := a.inv.GetView(c.Request.Context(), scope(c), id); err != nil {
+	s, err := a.inv.Servers.Get(c.Request.Context(), id)
+	if sc := scope(c); err == nil && sc.OwnerID != nil && (s.OwnerID == nil || *s.OwnerID != *sc.OwnerID) {
+		err = fault.NotFound("server", id)
+	}
+	if err != nil {
 		fail(c, err)
 		return 0, false
 	}

@@ -131,6 +131,27 @@ func (m *IPAM) lockNets(tx *gorm.DB, ids []int64) error {
 	return tx.Raw(`SELECT id FROM ipnets WHERE id IN ? ORDER BY id FOR UPDATE`, ids).Scan(&got).Error
 }
 
+// lockLoadNets locks the networks (PostgreSQL: FOR UPDATE) and reads them
+// in one statement.
+func (m *IPAM) lockLoadNets(tx *gorm.DB, ids []int64) ([]parsed, error) {
+	if !m.db.IsPostgres() {
+		return m.loadNets(tx, "id IN ?", ids)
+	}
+	var rows []netRow
+	if err := tx.Raw(`SELECT `+netCols+` FROM ipnets WHERE id IN ? ORDER BY id FOR UPDATE`, ids).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]parsed, 0, len(rows))
+	for _, r := range rows {
+		p, err := parseNet(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // lockSpace serialises changes to the set of networks or pools of one
 // userspace (overlap checks) on PostgreSQL.
 func (m *IPAM) lockSpace(tx *gorm.DB, kind int64, userspace int64) error {
@@ -902,10 +923,7 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 			}
 			addr = exact
 		case a.NetID != 0:
-			if err := m.lockNets(tx, []int64{a.NetID}); err != nil {
-				return err
-			}
-			nets, err := m.loadNets(tx, "id = ?", a.NetID)
+			nets, err := m.lockLoadNets(tx, []int64{a.NetID})
 			if err != nil {
 				return err
 			}
@@ -933,13 +951,6 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 				return fault.Conflict("network %s has no free address", net.Name)
 			}
 		default:
-			var pools []poolRow
-			if err := tx.Table("ippools").Select("id, name, note, is_public, userspace").Where("id = ?", a.PoolID).Find(&pools).Error; err != nil {
-				return err
-			}
-			if len(pools) == 0 {
-				return fault.NotFound("pool", a.PoolID)
-			}
 			var ranges []rangeRow
 			q := tx.Table("ippool_ranges").Where("ippool_id = ?", a.PoolID).Order("first_key, id")
 			if a.Family != 0 {
@@ -948,18 +959,24 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 			if err := q.Find(&ranges).Error; err != nil {
 				return err
 			}
+			pools := []poolRow{{Name: fmt.Sprint(a.PoolID)}}
+			if len(ranges) == 0 {
+				if err := tx.Table("ippools").Select("id, name, note, is_public, userspace").Where("id = ?", a.PoolID).Find(&pools).Error; err != nil {
+					return err
+				}
+				if len(pools) == 0 {
+					return fault.NotFound("pool", a.PoolID)
+				}
+			}
 			ids := make([]int64, len(ranges))
 			for i, r := range ranges {
 				ids[i] = r.IpnetID
 			}
-			if err := m.lockNets(tx, ids); err != nil {
+			nets, err := m.lockLoadNets(tx, append(ids, 0))
+			if err != nil {
 				return err
 			}
 			if err := m.backfill(tx, ids); err != nil {
-				return err
-			}
-			nets, err := m.loadNets(tx, "id IN ?", append(ids, 0))
-			if err != nil {
 				return err
 			}
 		search:
@@ -978,6 +995,11 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 				}
 			}
 			if !addr.IsValid() {
+				if len(ranges) > 0 { // the name, for the message only
+					if err := tx.Table("ippools").Select("id, name, note, is_public, userspace").Where("id = ?", a.PoolID).Find(&pools).Error; err != nil {
+						return err
+					}
+				}
 				return fault.Conflict("pool %s has no free address", pools[0].Name)
 			}
 		}
