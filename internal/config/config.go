@@ -38,6 +38,8 @@ type Config struct {
 	Power PowerConfig `yaml:"power"`
 	// Switches tunes switch port control over SNMP.
 	Switches SwitchesConfig `yaml:"switches"`
+	// Netboot is dcimd's own DHCP, TFTP and HTTP boot.
+	Netboot NetbootConfig `yaml:"netboot"`
 }
 
 // SwitchesConfig tunes switch port control, the port status poller and
@@ -155,6 +157,8 @@ func Default() Config {
 		Power: PowerConfig{PollInterval: time.Minute, PollConcurrency: 32, CallTimeout: 5 * time.Second, StepTimeout: 2 * time.Minute,
 			CipherSuites: []int{17, 3}, MaxPerBMC: 1, FallbackToPDU: true, PDUResetWait: 5 * time.Second},
 		Switches: SwitchesConfig{PollInterval: time.Minute, PollConcurrency: 16, CallTimeout: 2 * time.Second, SwitchTimeout: time.Minute},
+		Netboot: NetbootConfig{ImageDir: "./images", TFTP: TFTPConfig{Listen: ":69", Root: "./netboot", MaxTransfers: 64},
+			DHCP4: DHCP4Config{Interfaces: []DHCPInterface{}, Subnets: []DHCPSubnet{}}},
 	}
 }
 
@@ -230,6 +234,7 @@ var envVars = []envVar{
 	{"DCIMD_POWER_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Power.PollInterval })},
 	{"DCIMD_POWER_CALL_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Power.CallTimeout })},
 	{"DCIMD_METRICS_TOKEN", str(func(c *Config) *string { return &c.HTTP.MetricsToken })},
+	{"DCIMD_NETBOOT_HTTP_BASE_URL", str(func(c *Config) *string { return &c.Netboot.HTTPBaseURL })},
 	{"DCIMD_SWITCHES_POLL_INTERVAL", dur(func(c *Config) *time.Duration { return &c.Switches.PollInterval })},
 }
 
@@ -318,7 +323,7 @@ func (c Config) Validate() error {
 	if err := c.validateTasks(bad); err != nil {
 		return err
 	}
-	return nil
+	return c.validateNetboot(bad)
 }
 
 // SQLitePath is the embedded database file.

@@ -129,7 +129,7 @@ func TestLoadFile(t *testing.T) {
 		HTTP: HTTPConfig{ReadTimeout: 5 * time.Second, WriteTimeout: 6 * time.Second, ShutdownTimeout: 7 * time.Second,
 			TrustedProxies: []string{"10.0.0.0/8", "127.0.0.1/32"}},
 		DB:    DBConfig{MaxOpenConns: 4, SQLiteBusyTimeout: 2 * time.Second},
-		Tasks: Default().Tasks, Power: Default().Power, Switches: Default().Switches,
+		Tasks: Default().Tasks, Power: Default().Power, Switches: Default().Switches, Netboot: Default().Netboot,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", cfg, want)

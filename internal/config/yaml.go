@@ -66,6 +66,19 @@ func decodeStruct(n *yaml.Node, v reflect.Value, prefix string) error {
 			}
 			continue
 		}
+		if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct {
+			if val.Kind != yaml.SequenceNode {
+				return fmt.Errorf("line %d: %s: must be a list", val.Line, key)
+			}
+			items := reflect.MakeSlice(f.Type(), len(val.Content), len(val.Content))
+			for j, item := range val.Content {
+				if err := decodeStruct(item, items.Index(j), fmt.Sprintf("%s[%d].", key, j)); err != nil {
+					return err
+				}
+			}
+			f.Set(items)
+			continue
+		}
 		if err := val.Decode(f.Addr().Interface()); err != nil {
 			if val.Kind != yaml.ScalarNode {
 				return fmt.Errorf("line %d: %s: must be %s", val.Line, key, describe(f.Type()))
