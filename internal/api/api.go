@@ -45,6 +45,8 @@ type Deps struct {
 	// Metrics is served at GET /metrics, behind MetricsToken when set.
 	Metrics      http.Handler
 	MetricsToken string
+	// NetbootStatus, when set, answers GET /api/dci/v3/netboot/status.
+	NetbootStatus func() map[string]any
 }
 
 // API holds the handlers.
@@ -62,13 +64,15 @@ type API struct {
 	ipam       IPAM
 	switches   SwitchPorts
 	states     ServerStates
+
+	netbootStatus func() map[string]any
 }
 
 // New builds the gin engine with every route.
 func New(d Deps) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	a := &API{auth: d.Auth, inv: d.Inventory, ips: d.IPs, db: d.DB, log: d.Log, secure: d.SecureCookie,
-		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power, ipam: d.IPAM, switches: d.Switches, states: d.States}
+		tasks: d.Tasks, taskReader: d.TaskReader, power: d.Power, ipam: d.IPAM, switches: d.Switches, states: d.States, netbootStatus: d.NetbootStatus}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -137,6 +141,9 @@ func (a *API) routes(g *gin.RouterGroup) {
 	}
 	if a.tasks != nil && a.switches != nil && a.states != nil {
 		a.switchRoutes(dci)
+	}
+	if a.netbootStatus != nil {
+		dci.GET("/netboot/status", adminOnly, func(c *gin.Context) { c.JSON(http.StatusOK, a.netbootStatus()) })
 	}
 }
 

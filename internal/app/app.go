@@ -111,18 +111,29 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 		log.Info("task runner stopped")
 	}
 	defer stopTasks()
-	h, err := api.New(api.Deps{Auth: authSvc, Inventory: inv, IPs: db.IPs(), DB: db, Log: log,
-		Tasks: eng.engine, TaskReader: db.Tasks(), Power: eng.power, IPAM: db.IPAM(), Switches: eng.switches, States: db.SwitchPorts(),
-		SecureCookie: cfg.Auth.SecureCookie, TrustedProxies: cfg.HTTP.TrustedProxies,
-		Metrics: metrics.Handler(metrics.NewCollector(db.SwitchPorts(), log)), MetricsToken: cfg.HTTP.MetricsToken})
+	boot, err := startNetboot(ctx, cfg.Netboot, db, log)
 	if err != nil {
 		return err
 	}
+	defer boot.stop(log, cfg.HTTP.ShutdownTimeout)
+	h, err := api.New(api.Deps{Auth: authSvc, Inventory: inv, IPs: db.IPs(), DB: db, Log: log,
+		Tasks: eng.engine, TaskReader: db.Tasks(), Power: eng.power, IPAM: db.IPAM(), Switches: eng.switches, States: db.SwitchPorts(),
+		SecureCookie: cfg.Auth.SecureCookie, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Metrics: metrics.Handler(metrics.NewCollector(db.SwitchPorts(), log), boot.collectors()...), MetricsToken: cfg.HTTP.MetricsToken,
+		NetbootStatus: boot.Status})
+	if err != nil {
+		return err
+	}
+	// Booting machines reach /boot/ (iPXE scripts, images, phone-home)
+	// without the API's sessions and body rules.
+	mux := http.NewServeMux()
+	mux.Handle("/boot/", boot.http)
+	mux.Handle("/", h)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.HTTP.ReadTimeout,
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.HTTP.ReadTimeout,
 		WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "dcimd %s listening on %s (API: %s/api/dci/v3/server)\n", Version, url, url)

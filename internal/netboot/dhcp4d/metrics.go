@@ -16,9 +16,14 @@ func (c *counters) add(r Reason) {
 
 // Stats are the server's counts since it started.
 type Stats struct {
-	Offers, Acks, Naks, Informs, Declines, Releases uint64
-	Drops                                           uint64            // every packet that got no reply and changed nothing
-	DropsBy                                         map[string]uint64 // drops by reason name (only reasons seen)
+	Offers   uint64            `json:"offers"`
+	Acks     uint64            `json:"acks"`
+	Naks     uint64            `json:"naks"`
+	Informs  uint64            `json:"informs"`
+	Declines uint64            `json:"declines"`
+	Releases uint64            `json:"releases"`
+	Drops    uint64            `json:"drops"`    // every packet that got no reply and changed nothing
+	DropsBy  map[string]uint64 `json:"drops_by"` // drops by reason name (only reasons seen)
 }
 
 // Stats reads the counters.

@@ -4,26 +4,26 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Stats is a snapshot of the server's counters since it was created.
 type Stats struct {
-	Started   uint64 // transfers begun (the file was found and opened)
-	Completed uint64 // transfers the client acknowledged to the end
-	Failed    uint64 // transfers begun that did not complete
-	Refused   Refusals
-	BytesSent uint64 // file bytes handed to the network (retransmissions not counted)
-	InFlight  int64  // requests being handled now
+	Started   uint64   `json:"started"`   // transfers begun (the file was found and opened)
+	Completed uint64   `json:"completed"` // transfers the client acknowledged to the end
+	Failed    uint64   `json:"failed"`    // transfers begun that did not complete
+	Refused   Refusals `json:"refused"`
+	BytesSent uint64   `json:"bytes_sent"` // file bytes handed to the network (retransmissions not counted)
+	InFlight  int64    `json:"in_flight"`  // requests being handled now
 	// BadPackets counts datagrams on the server port that were not a
 	// request (short, unknown opcode, stray ACK or DATA).
-	BadPackets uint64
+	BadPackets uint64 `json:"bad_packets"`
 	// Panics counts library panics caught in a transfer (see handleRead).
-	Panics uint64
+	Panics uint64 `json:"panics"`
 }
 
 // Refusals counts refused requests by reason.
 type Refusals struct {
-	NotFound     uint64
-	Forbidden    uint64 // absolute path, "..", NUL, symlink out of the root
-	Busy         uint64 // over MaxTransfers
-	Write        uint64 // write requests
-	ShuttingDown uint64
+	NotFound     uint64 `json:"not_found"`
+	Forbidden    uint64 `json:"forbidden"` // absolute path, "..", NUL, symlink out of the root
+	Busy         uint64 `json:"busy"`      // over MaxTransfers
+	Write        uint64 `json:"write"`     // write requests
+	ShuttingDown uint64 `json:"shutting_down"`
 }
 
 // Total is the sum of all refusals.
