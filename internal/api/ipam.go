@@ -295,10 +295,13 @@ func (a *API) deleteRange(c *gin.Context) {
 	idJSON(c, http.StatusOK, rid)
 }
 
-// allocateServerIP reserves an address for a server at once (status
-// allocating) and queues ip_allocate, which marks it ok. With no address,
-// network or pool given, the rack's pools, then the location's, then the
-// public ones are tried in turn.
+// allocateServerIP reserves an address for a server under the network's
+// lock and answers {"id","task"}: the task (ip_allocate) is recorded
+// already complete, since an allocation is a database change with no
+// device behind it, and a queued job would only cost round trips (the
+// ip_allocate kind still runs jobs queued by older versions). With no
+// address, network or pool given, the rack's pools, then the location's,
+// then the public ones are tried in turn.
 func (a *API) allocateServerIP(c *gin.Context) {
 	id, ok := a.visibleServer(c)
 	if !ok {
@@ -336,7 +339,7 @@ func (a *API) allocateServerIP(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	req := ipam.Alloc{Userspace: b.Userspace, Family: fam, Name: b.IPName, NetID: b.IPNet, PoolID: b.IPPool, ServerID: &id,
-		Domain: b.Domain, Status: ipam.StatusAllocating, SetMain: b.SetAsMainIPv4}
+		Domain: b.Domain, Status: ipam.StatusOK, SetMain: b.SetAsMainIPv4}
 	var ip ipam.IP
 	if req.Name != "" || req.NetID != 0 || req.PoolID != 0 {
 		ip, err = a.ipam.Allocate(ctx, req)
@@ -348,8 +351,8 @@ func (a *API) allocateServerIP(c *gin.Context) {
 		return
 	}
 	p := mustPrincipal(c)
-	t, err := a.tasks.Submit(ctx, task.Request{Kind: ops.KindIPAllocate, ServerID: &id, Params: map[string]any{"ip_id": ip.ID},
-		UserID: &p.User.ID, UserEmail: p.User.Email})
+	t, err := a.tasks.Done(ctx, task.Request{Kind: ops.KindIPAllocate, ServerID: &id, Params: map[string]any{"ip_id": ip.ID, "ip": ip.Name},
+		UserID: &p.User.ID, UserEmail: p.User.Email}, "reserve "+ip.Name)
 	if err != nil {
 		if rerr := a.ipam.Release(context.WithoutCancel(ctx), ip.ID); rerr != nil {
 			logger(c).Error("release address after a failed submit", "ip", ip.ID, "err", rerr)

@@ -206,3 +206,25 @@ func (s *Tasks) FailOrphans(ctx context.Context, now time.Time) ([]task.Task, er
 	}
 	return out, nil
 }
+
+// InsertDone stores a task that already ended (work done within the
+// request that asked for it): no job is queued.
+func (s *Tasks) InsertDone(ctx context.Context, t *task.Task) error {
+	steps, err := jsonText(t.Steps)
+	if err != nil {
+		return err
+	}
+	params, err := jsonText(orEmptyMap(t.Params))
+	if err != nil {
+		return err
+	}
+	result, err := jsonText(orEmptyMap(t.Result))
+	if err != nil {
+		return err
+	}
+	return s.db.gorm.WithContext(ctx).Raw(`INSERT INTO tasks (name, server_id, exclusive, status, progress, steps, params, result,
+		error, status_info, attempt, created_by, created_at, started_at, finished_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		t.Name, t.ServerID, false, string(t.Status), t.Progress, steps, params, result, t.Error, t.StatusInfo, t.Attempt,
+		t.CreatedBy, t.CreatedAt.UTC(), t.StartedAt, t.FinishedAt, t.UpdatedAt.UTC()).Scan(&t.ID).Error
+}

@@ -74,6 +74,8 @@ type Store interface {
 	ActiveTask(ctx context.Context, serverID int64) (Task, bool, error)
 	// PruneTasks deletes final tasks that finished before the cutoff.
 	PruneTasks(ctx context.Context, before time.Time) (int64, error)
+	// InsertDone stores a task that already ended and fills t.ID.
+	InsertDone(ctx context.Context, t *Task) error
 	// FailOrphans fails unfinished tasks whose job the runner no longer
 	// has and returns them (id, name, server and params at least).
 	FailOrphans(ctx context.Context, now time.Time) ([]Task, error)
