@@ -335,3 +335,28 @@ func TestFailedHook(t *testing.T) {
 		}
 	})
 }
+
+// TestDone: work done within a request is recorded as a complete task,
+// with its steps, audit entry and no job; an unknown kind is refused.
+func TestDone(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db, task.Kind{Name: "quick", Run: func(ctx context.Context, run *task.Run) error { return nil }})
+		ctx := context.Background()
+		sid := r.server
+		tk, err := r.eng.Done(ctx, task.Request{Kind: "quick", ServerID: &sid, Params: map[string]any{"x": 1}}, "one", "two")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Tasks().GetTask(ctx, tk.ID)
+		if err != nil || got.Status != task.Complete || got.Progress != 100 || len(got.Steps) != 2 || got.JobID != nil ||
+			got.FinishedAt == nil || got.Steps[1].Name != "two" || got.Params["x"] != float64(1) {
+			t.Fatalf("done task %+v %v", got, err)
+		}
+		if _, running, _ := r.eng.ActiveTask(ctx, sid); running {
+			t.Fatal("a done task counts as running")
+		}
+		if _, err := r.eng.Done(ctx, task.Request{Kind: "nope"}); err == nil {
+			t.Fatal("unknown kind accepted")
+		}
+	})
+}
