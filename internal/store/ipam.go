@@ -680,6 +680,7 @@ type rangeRow struct {
 	LastAddr  string
 	FirstKey  string
 	LastKey   string
+	FreeHint  string
 }
 
 func (r rangeRow) rng() ipam.Range {
@@ -985,8 +986,28 @@ func (m *IPAM) Allocate(ctx context.Context, a ipam.Alloc) (ipam.IP, error) {
 				if i < 0 || nets[i].Type != ipam.TypeActive {
 					continue
 				}
-				x, ok, err := m.allocIn(tx, nets[i], r.rng())
+				within := r.rng()
+				if r.FreeHint > r.LastKey {
+					continue // the range is full
+				}
+				if r.FreeHint != "" {
+					if h, err := ipam.FromKey(r.FreeHint, r.Family); err == nil && within.First.Less(h) {
+						if within.Last.Less(h) {
+							continue // the range is full
+						}
+						within.First = h
+					}
+				}
+				x, ok, err := m.allocIn(tx, nets[i], within)
 				if err != nil {
+					return err
+				}
+				// Everything of the range below x (or all of it) is stored.
+				next := ipam.Key(within.Last) + "~" // above every key: full
+				if ok {
+					next = ipam.Key(x.Next())
+				}
+				if err := tx.Exec(`UPDATE ippool_ranges SET free_hint = ? WHERE id = ?`, next, r.ID).Error; err != nil {
 					return err
 				}
 				if ok {
@@ -1100,7 +1121,10 @@ func (m *IPAM) Release(ctx context.Context, id int64) error {
 		}
 		if a, err := netip.ParseAddr(rows[0].Name); err == nil {
 			k := ipam.Key(a.Unmap())
-			return tx.Exec(`UPDATE ipnets SET free_hint = ? WHERE id = ? AND free_hint > ?`, k, rows[0].IpnetID, k).Error
+			if err := tx.Exec(`UPDATE ipnets SET free_hint = ? WHERE id = ? AND free_hint > ?`, k, rows[0].IpnetID, k).Error; err != nil {
+				return err
+			}
+			return lowerRangeHints(tx, rows[0].IpnetID, k)
 		}
 		return nil
 	})
@@ -1278,6 +1302,11 @@ func releaseServerIPs(tx *gorm.DB, where string, args ...any) error {
 			return err
 		}
 	}
+	for _, r := range rows { // after the networks' rows: see lowerRangeHints
+		if err := lowerRangeHints(tx, r.IpnetID, r.SortKey); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -1291,4 +1320,13 @@ func (m *IPAM) DetachPool(ctx context.Context, poolID, placeID int64) error {
 		return fault.NotFound("pool attachment", placeID)
 	}
 	return nil
+}
+
+// lowerRangeHints moves the free hint of the pool ranges holding a freed
+// address (by its key) down to it. Callers update the network's row first:
+// on PostgreSQL that waits for an allocation holding the network's lock,
+// so the allocation's own hint write cannot land after this one.
+func lowerRangeHints(tx *gorm.DB, netID int64, key string) error {
+	return tx.Exec(`UPDATE ippool_ranges SET free_hint = ? WHERE ipnet_id = ? AND first_key <= ? AND last_key >= ? AND free_hint > ?`,
+		key, netID, key, key, key).Error
 }

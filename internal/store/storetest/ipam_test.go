@@ -425,3 +425,39 @@ func TestIPAMAdminTools(t *testing.T) {
 		}
 	})
 }
+
+// TestIPAMPoolRangeHint: a pool range above its network's lowest free
+// address is searched from its own hint, which releases move back down;
+// a full range answers the exhaustion conflict and takes addresses again
+// once one is released.
+func TestIPAMPoolRangeHint(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFx(t, db)
+		m := db.IPAM()
+		n := ipam.Net{Name: "10.99.0.0/24", Gateway: "10.99.0.1"}
+		f.must(m.CreateNet(f.ctx, &n), "net")
+		p := ipam.Pool{Name: "high"}
+		f.must(m.CreatePool(f.ctx, &p, []string{"10.99.0.200-10.99.0.203"}), "pool")
+		var got []ipam.IP
+		for i := 0; i < 4; i++ {
+			ip, err := m.Allocate(f.ctx, ipam.Alloc{PoolID: p.ID})
+			f.must(err, "alloc")
+			got = append(got, ip)
+		}
+		if got[0].Name != "10.99.0.200" || got[3].Name != "10.99.0.203" {
+			t.Fatalf("pool order %v %v", got[0].Name, got[3].Name)
+		}
+		_, err := m.Allocate(f.ctx, ipam.Alloc{PoolID: p.ID})
+		wantKind(t, err, fault.ErrConflict, "full range")
+		f.must(m.Release(f.ctx, got[1].ID), "release .201")
+		again, err := m.Allocate(f.ctx, ipam.Alloc{PoolID: p.ID})
+		if err != nil || again.Name != "10.99.0.201" {
+			t.Fatalf("after releasing .201: %v %v", again.Name, err)
+		}
+		// The network's own lowest free address is untouched by the pool.
+		low, err := m.Allocate(f.ctx, ipam.Alloc{NetID: n.ID})
+		if err != nil || low.Name != "10.99.0.2" {
+			t.Fatalf("network allocation %v %v", low.Name, err)
+		}
+	})
+}
