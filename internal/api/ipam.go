@@ -154,25 +154,17 @@ func (a *API) createNet(c *gin.Context) {
 
 func (a *API) getNet(c *gin.Context) { getOne(c, "id", "network", a.ipam.GetNet, netJSON) }
 
+type netPatch struct {
+	Gateway *string `json:"gateway"`
+	VLAN    *string `json:"vlan"`
+	Note    *string `json:"note"`
+}
+
 func (a *API) editNet(c *gin.Context) {
-	id, ok := idParam(c, "id", "network")
-	if !ok {
-		return
-	}
-	var b struct {
-		Gateway *string `json:"gateway"`
-		VLAN    *string `json:"vlan"`
-		Note    *string `json:"note"`
-	}
-	if err := decodeBody(c, &b); err != nil {
-		fail(c, err)
-		return
-	}
-	if _, err := a.ipam.UpdateNetFields(c.Request.Context(), id, b.Gateway, b.VLAN, b.Note); err != nil {
-		fail(c, err)
-		return
-	}
-	idJSON(c, http.StatusOK, id)
+	editOne(c, "network", func(ctx context.Context, id int64, b *netPatch) error {
+		_, err := a.ipam.UpdateNetFields(ctx, id, b.Gateway, b.VLAN, b.Note)
+		return err
+	})
 }
 
 func (a *API) deleteNet(c *gin.Context) {
@@ -222,25 +214,17 @@ func (a *API) createPool(c *gin.Context) {
 
 func (a *API) getPool(c *gin.Context) { getOne(c, "id", "pool", a.ipam.GetPool, poolJSON) }
 
+type poolPatch struct {
+	Name     *string `json:"name"`
+	Note     *string `json:"note"`
+	IsPublic *bool   `json:"is_public"`
+}
+
 func (a *API) editPool(c *gin.Context) {
-	id, ok := idParam(c, "id", "pool")
-	if !ok {
-		return
-	}
-	var b struct {
-		Name     *string `json:"name"`
-		Note     *string `json:"note"`
-		IsPublic *bool   `json:"is_public"`
-	}
-	if err := decodeBody(c, &b); err != nil {
-		fail(c, err)
-		return
-	}
-	if _, err := a.ipam.UpdatePool(c.Request.Context(), id, b.Name, b.Note, b.IsPublic); err != nil {
-		fail(c, err)
-		return
-	}
-	idJSON(c, http.StatusOK, id)
+	editOne(c, "pool", func(ctx context.Context, id int64, b *poolPatch) error {
+		_, err := a.ipam.UpdatePool(ctx, id, b.Name, b.Note, b.IsPublic)
+		return err
+	})
 }
 
 func (a *API) deletePool(c *gin.Context) {
@@ -523,25 +507,17 @@ func (a *API) createIP(c *gin.Context) {
 
 func (a *API) getIP(c *gin.Context) { getOne(c, "id", "ip", a.ipam.GetIP, ipamIPJSON) }
 
+type ipPatch struct {
+	Domain    *string `json:"domain"`
+	Note      *string `json:"note"`
+	Permanent *bool   `json:"permanent"`
+}
+
 func (a *API) editIP(c *gin.Context) {
-	id, ok := idParam(c, "id", "ip")
-	if !ok {
-		return
-	}
-	var b struct {
-		Domain    *string `json:"domain"`
-		Note      *string `json:"note"`
-		Permanent *bool   `json:"permanent"`
-	}
-	if err := decodeBody(c, &b); err != nil {
-		fail(c, err)
-		return
-	}
-	if _, err := a.ipam.UpdateIP(c.Request.Context(), id, ipam.IPPatch{Domain: b.Domain, Note: b.Note, Permanent: b.Permanent}); err != nil {
-		fail(c, err)
-		return
-	}
-	idJSON(c, http.StatusOK, id)
+	editOne(c, "ip", func(ctx context.Context, id int64, b *ipPatch) error {
+		_, err := a.ipam.UpdateIP(ctx, id, ipam.IPPatch{Domain: b.Domain, Note: b.Note, Permanent: b.Permanent})
+		return err
+	})
 }
 
 // deleteIP releases an address at once (an admin's tool; clients remove
@@ -672,4 +648,23 @@ func getOne[T any](c *gin.Context, param, what string, load func(context.Context
 		return
 	}
 	c.JSON(http.StatusOK, out(&v))
+}
+
+// editOne answers POST of an edit to the object of path parameter "id":
+// the body decoded strictly into B, then apply, then {"id"}.
+func editOne[B any](c *gin.Context, what string, apply func(context.Context, int64, *B) error) {
+	id, ok := idParam(c, "id", what)
+	if !ok {
+		return
+	}
+	var b B
+	if err := decodeBody(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := apply(c.Request.Context(), id, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
 }
