@@ -291,6 +291,14 @@ func TestValidationNamesKey(t *testing.T) {
 		{"http.trusted_proxies", "http:\n  trusted_proxies: [10.0.0.1]\n", nil, "http.trusted_proxies"},
 		{"db.max_open_conns", "db:\n  max_open_conns: 0\n", nil, "db.max_open_conns"},
 		{"db.max_open_conns from env", "", env{"DCIMD_DB_MAX_OPEN_CONNS": "0"}, "db.max_open_conns"},
+		{"switches.poll_interval", "switches:\n  poll_interval: 10ms\n", nil, "switches.poll_interval"},
+		{"netboot.http_base_url", "netboot:\n  http_base_url: ftp://x\n", nil, "netboot.http_base_url"},
+		{"netboot.tftp.listen", "netboot:\n  tftp:\n    enabled: true\n    listen: nowhere\n", nil, "netboot.tftp.listen"},
+		{"netboot.dhcp4.interfaces", "netboot:\n  dhcp4:\n    enabled: true\n", nil, "netboot.dhcp4.interfaces"},
+		{"netboot.dhcp4 prefix", "netboot:\n  dhcp4:\n    enabled: true\n    interfaces: [{name: eth1}]\n    subnets:\n      - prefix: 10.0.0.1/24\n", nil, "netboot.dhcp4.subnets[0].prefix"},
+		{"netboot.dhcp4 mode", "netboot:\n  dhcp4:\n    enabled: true\n    interfaces: [{name: eth1}]\n    subnets:\n      - {prefix: 10.0.0.0/24, mode: loud}\n", nil, "netboot.dhcp4.subnets[0].mode"},
+		{"netboot.dhcp4 discovery", "netboot:\n  dhcp4:\n    enabled: true\n    interfaces: [{name: eth1}]\n    subnets:\n      - {prefix: 10.0.0.0/24, discovery: 10.0.1.1-10.0.1.9}\n", nil, "netboot.dhcp4.subnets[0].discovery"},
+		{"netboot.dhcp4 dns", "netboot:\n  dhcp4:\n    enabled: true\n    interfaces: [{name: eth1}]\n    subnets:\n      - {prefix: 10.0.0.0/24, dns: [dns.example]}\n", nil, "netboot.dhcp4.subnets[0].dns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,6 +356,7 @@ func TestUnknownOrMistypedKeyIsRefused(t *testing.T) {
 		{"integer", "db:\n  max_open_conns: lots\n", []string{"db.max_open_conns", "integer"}},
 		{"boolean", "auth:\n  secure_cookie: maybe\n", []string{"auth.secure_cookie", "true or false"}},
 		{"list", "http:\n  trusted_proxies: {a: 1}\n", []string{"http.trusted_proxies", "list"}},
+		{"list item key", "netboot:\n  dhcp4:\n    subnets:\n      - prefx: 10.0.0.0/24\n", []string{`"netboot.dhcp4.subnets[0].prefx"`, "unknown key"}},
 		{"section is a scalar", "log: loud\n", []string{"log", "mapping"}},
 		{"file is a list", "- listen\n", []string{"mapping"}},
 		{"broken YAML", "listen: [1\n", []string{"line"}},
