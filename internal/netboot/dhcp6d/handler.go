@@ -189,6 +189,9 @@ func (c *call) answer(ctx context.Context) (*dhcpv6.Message, Reason) {
 		c.addConfig(rep)
 		return rep, Informed
 	}
+	if t == dhcpv6.MessageTypeConfirm {
+		return c.confirm()
+	}
 	if c.mac == nil {
 		return nil, DropNoMAC
 	}
@@ -253,22 +256,6 @@ func (c *call) answer(ctx context.Context) (*dhcpv6.Message, Reason) {
 			return nil, DropBackend
 		}
 		return rep, Replied
-	case dhcpv6.MessageTypeConfirm:
-		rep, err := c.newReply()
-		if err != nil {
-			return nil, DropMalformed
-		}
-		code := iana.StatusSuccess
-		for _, ia := range req.Options.IANA() {
-			for _, a := range ia.Options.Addresses() {
-				ad, _ := netip.AddrFromSlice(a.IPv6Addr)
-				if !c.sn.Prefix.Contains(ad) {
-					code = iana.StatusNotOnLink
-				}
-			}
-		}
-		rep.AddOption(&dhcpv6.OptStatusCode{StatusCode: code})
-		return rep, Replied
 	}
 	// RELEASE, DECLINE: record when the address is the client's, always answer.
 	rep, err := c.newReply()
@@ -289,6 +276,33 @@ func (c *call) answer(ctx context.Context) (*dhcpv6.Message, Reason) {
 		}
 	}
 	return rep, r
+}
+
+// confirm answers whether the client's addresses are on its link
+// (RFC 8415 §18.3.3): it needs no host lookup, and a CONFIRM without
+// addresses gets no reply.
+func (c *call) confirm() (*dhcpv6.Message, Reason) {
+	if c.sn == nil {
+		return nil, DropNoSubnet
+	}
+	code, n := iana.StatusSuccess, 0
+	for _, ia := range c.req.Options.IANA() {
+		for _, a := range ia.Options.Addresses() {
+			n++
+			if ad, ok := netip.AddrFromSlice(a.IPv6Addr); !ok || !c.sn.Prefix.Contains(ad) {
+				code = iana.StatusNotOnLink
+			}
+		}
+	}
+	if n == 0 {
+		return nil, DropMessageType
+	}
+	rep, err := c.newReply()
+	if err != nil {
+		return nil, DropMalformed
+	}
+	rep.AddOption(&dhcpv6.OptStatusCode{StatusCode: code})
+	return rep, Replied
 }
 
 // names reports whether the request's IA_NAs carry ip.

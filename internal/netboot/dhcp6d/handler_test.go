@@ -343,3 +343,43 @@ func TestCollector(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestConfirm: on-link addresses get Success, others NotOnLink, a CONFIRM
+// without addresses nothing; no host lookup either way.
+func TestConfirm(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		addrs []string
+		want  iana.StatusCode
+		reply bool
+	}{
+		{"on link", []string{"fd00:1::99"}, iana.StatusSuccess, true},
+		{"moved", []string{"fd00:1::99", "fd00:7::1"}, iana.StatusNotOnLink, true},
+		{"no addresses", nil, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			var opts []dhcpv6.OptIAAddress
+			for _, a := range c.addrs {
+				opts = append(opts, dhcpv6.OptIAAddress{IPv6Addr: net.ParseIP(a)})
+			}
+			m := msg(t, dhcpv6.MessageTypeConfirm, &dhcpv6.DUIDEN{EnterpriseNumber: 1, EnterpriseIdentifier: []byte{1}})
+			if len(opts) > 0 {
+				m.UpdateOption(&dhcpv6.OptIANA{IaId: [4]byte{0, 0, 0, 1}})
+				dhcpv6.WithIANA(opts...)(m)
+			}
+			p, _, reason := r.do(t, m.ToBytes(), dhcp6d.In{Addr: srvAddr6, Peer: netip.MustParseAddrPort("[fe80::1234:5678:9abc:def0]:546")})
+			if (p != nil) != c.reply {
+				t.Fatalf("reply %v (%v), want %v", p, reason, c.reply)
+			}
+			if c.reply {
+				if st := p.(*dhcpv6.Message).Options.Status(); st == nil || st.StatusCode != c.want {
+					t.Fatalf("status %v, want %v", st, c.want)
+				}
+			}
+			if r.hosts.calls != 0 {
+				t.Fatal("confirm looked up the host")
+			}
+		})
+	}
+}

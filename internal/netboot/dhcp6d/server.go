@@ -143,6 +143,9 @@ func (s *Server) Start(ctx context.Context) error {
 			return fail(err)
 		}
 		addr := ifc.Addr
+		if !addr.IsValid() && ifc.Name != "" {
+			addr = interfaceAddr(ifc.Name) // invalid: looked up again per packet until the device has one
+		}
 		c, err := s.o.ListenPacket(ifc.Name, ifc.Listen)
 		if err != nil {
 			return fail(fmt.Errorf("dhcp6: listen on %s %s: %w", ifc.Name, ifc.Listen, err))
