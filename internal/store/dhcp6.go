@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
+	"github.com/dcimd/dcimd/internal/fault"
 	"github.com/dcimd/dcimd/internal/netboot"
 )
 
@@ -21,9 +23,8 @@ type host6Row struct {
 	Gateway    *string `gorm:"column:gateway"`
 }
 
-// host6Query is hostQuery for IPv6 addresses, without leases: the
-// dhcp_leases table holds IPv4 leases only (netboot/dhcp6d keeps its
-// leases in memory).
+// host6Query is hostQuery for IPv6 addresses, without the lease join: the
+// DHCPv6 server never reads a lease back.
 const host6Query = `SELECT s.id AS server_id, s.name AS server_name, s.is_new, s.main_ipv6,
 	i.id AS ip_id, i.name AS ip, i.ipnet_id, n.name AS net_name, n.gateway
 	FROM servers s
@@ -74,4 +75,39 @@ func (s *DHCP) Host6(ctx context.Context, mac net.HardwareAddr, subnet netip.Pre
 		h.Gateway = gw
 	}
 	return h, nil
+}
+
+// SaveLease6 writes the lease of an IPv6 address into dhcp_leases, the
+// table of the v4 leases: it is keyed by the IPAM address (ip_id) and
+// holds any family, so one address still has one row and the row goes
+// with the address when IPAM frees it. Relay is the relay's link address,
+// CircuitID its interface-id. It implements dhcp6d.Leases.
+func (s *DHCP) SaveLease6(ctx context.Context, l netboot.Lease) error {
+	switch l.State {
+	case netboot.LeaseOffered, netboot.LeaseBound, netboot.LeaseReleased, netboot.LeaseDeclined:
+	default:
+		return fault.Invalid("state", "unknown lease state %q", l.State)
+	}
+	if l.IPID == 0 || l.NetID == 0 || !l.IP.Is6() || l.IP.Is4In6() {
+		return fault.Invalid("ip", "a DHCPv6 lease needs a stored IPv6 address")
+	}
+	defer s.writing()()
+	now := time.Now().UTC()
+	relay := ""
+	if l.Relay.IsValid() {
+		relay = l.Relay.String()
+	}
+	err := s.g.WithContext(ctx).Exec(`INSERT INTO dhcp_leases (ip_id, ipnet_id, server_id, mac, ip, state, dynamic, expires_at, relay,
+		circuit_id, remote_id, client_id, hostname, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (ip_id) DO UPDATE SET ipnet_id = excluded.ipnet_id, server_id = excluded.server_id, mac = excluded.mac,
+			ip = excluded.ip, state = excluded.state, dynamic = excluded.dynamic, expires_at = excluded.expires_at,
+			relay = excluded.relay, circuit_id = excluded.circuit_id, remote_id = excluded.remote_id,
+			client_id = excluded.client_id, hostname = excluded.hostname, updated_at = excluded.updated_at`,
+		l.IPID, l.NetID, l.ServerID, l.MAC.String(), l.IP.String(), string(l.State), l.Dynamic, l.ExpiresAt.UTC(), relay,
+		l.CircuitID, l.RemoteID, l.ClientID, l.Hostname, now, now).Error
+	if err != nil {
+		return fmt.Errorf("save lease of %s: %w", l.IP, translate(err, "lease", l.IP))
+	}
+	return nil
 }
