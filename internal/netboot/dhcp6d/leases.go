@@ -8,10 +8,9 @@ import (
 	"github.com/dcimd/dcimd/internal/netboot"
 )
 
-// MemLeases keeps DHCPv6 leases in memory, one per address. The
-// dhcp_leases table is IPv4-only (its store refuses other addresses), so
-// IPv6 leases are not persisted: after a restart clients renew and get the
-// same IPAM address back anyway.
+// MemLeases keeps DHCPv6 leases in memory, one per address: the default
+// when Options.Leases is nil, and for tests. store.DHCP (SaveLease6)
+// persists them in dhcp_leases with the v4 ones.
 type MemLeases struct {
 	mu sync.Mutex
 	m  map[int64]netboot.Lease // by IPAM address id

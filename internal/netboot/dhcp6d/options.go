@@ -39,7 +39,8 @@ type Hosts interface {
 	Host6(ctx context.Context, mac net.HardwareAddr, subnet netip.Prefix) (netboot.Host, error)
 }
 
-// Leases records who holds an address. MemLeases keeps them in memory.
+// Leases records who holds an address (implemented by store.DHCP;
+// MemLeases keeps them in memory).
 type Leases interface {
 	SaveLease6(ctx context.Context, l netboot.Lease) error
 }
