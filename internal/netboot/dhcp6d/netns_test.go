@@ -206,14 +206,22 @@ func runIn(dir, ipBin, ns string, timeout time.Duration, args ...string) (string
 	return string(b), err
 }
 
-// killPIDFile stops a daemonized client by the PID it wrote.
+// killPIDFile stops a daemonized client by the PID it wrote. dhclient's
+// child writes the file after its parent exits, so the file is waited for
+// (at most 3 s) instead of being read once.
 func killPIDFile(path string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
+	pid := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
+			pid = n
+			break
+		}
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
+	if pid == 0 {
 		return
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
