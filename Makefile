@@ -32,7 +32,7 @@ test-short:
 
 ## bench: benchmarks against real peers; results go to docs/benchmarks.md by hand
 bench: deps
-	$(GO) run ./bench/serverlist && $(GO) run ./bench/tasks && $(GO) run ./bench/fleetpower && $(GO) run ./bench/ipam && $(GO) run ./bench/switches && $(GO) run ./bench/tftp
+	$(GO) run ./bench/serverlist && $(GO) run ./bench/tasks && $(GO) run ./bench/fleetpower && $(GO) run ./bench/ipam && $(GO) run ./bench/switches && $(GO) run ./bench/tftp && $(GO) run ./bench/dhcp
 
 fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzWhere -fuzztime=60s ./internal/listq/
