@@ -14,6 +14,7 @@ import (
 	"github.com/dcimd/dcimd/internal/config"
 	"github.com/dcimd/dcimd/internal/netboot"
 	"github.com/dcimd/dcimd/internal/netboot/dhcp4d"
+	"github.com/dcimd/dcimd/internal/netboot/dhcp6d"
 	"github.com/dcimd/dcimd/internal/netboot/httpboot"
 	"github.com/dcimd/dcimd/internal/netboot/tftpd"
 	"github.com/dcimd/dcimd/internal/store"
@@ -30,6 +31,7 @@ type netbootServers struct {
 	http  *httpboot.Handler
 	tftp  *tftpd.Server
 	dhcp4 *dhcp4d.Server
+	dhcp6 *dhcp6d.Server
 }
 
 // startNetboot builds the HTTP boot handler and starts the TFTP and
@@ -72,6 +74,21 @@ func startNetboot(ctx context.Context, cfg config.NetbootConfig, db *store.DB, l
 		}
 		log.Info("dhcp4 server started", "interfaces", len(o.Interfaces), "subnets", len(o.Subnets))
 	}
+	if cfg.DHCP6.Enabled {
+		o := dhcp6Options(cfg)
+		leases := db.DHCP()
+		o.Hosts, o.Leases, o.Log = leases, leases, log.With("component", "dhcp6")
+		var err error
+		if n.dhcp6, err = dhcp6d.New(o); err == nil {
+			err = n.dhcp6.Start(ctx)
+		}
+		if err != nil {
+			n.dhcp6 = nil
+			n.stop(log, time.Second)
+			return nil, fmt.Errorf("dhcp6: %w", err)
+		}
+		log.Info("dhcp6 server started", "interfaces", len(o.Interfaces), "subnets", len(o.Subnets))
+	}
 	return n, nil
 }
 
@@ -106,6 +123,27 @@ func dhcpOptions(cfg config.NetbootConfig) (dhcp4d.Options, error) {
 	return o, nil
 }
 
+// dhcp6Options turns the (validated) configuration into server options.
+func dhcp6Options(cfg config.NetbootConfig) dhcp6d.Options {
+	var o dhcp6d.Options
+	for _, f := range cfg.DHCP6.Interfaces {
+		i := dhcp6d.Interface{Name: f.Name}
+		if f.Address != "" {
+			i.Addr = netip.MustParseAddr(f.Address)
+		}
+		o.Interfaces = append(o.Interfaces, i)
+	}
+	for _, s := range cfg.DHCP6.Subnets {
+		sn := dhcp6d.Subnet{Prefix: netip.MustParsePrefix(s.Prefix), PreferredLifetime: s.PreferredLifetime,
+			ValidLifetime: s.ValidLifetime, HTTPBase: cfg.HTTPBaseURL}
+		for _, d := range s.DNS {
+			sn.DNS = append(sn.DNS, netip.MustParseAddr(d))
+		}
+		o.Subnets = append(o.Subnets, sn)
+	}
+	return o
+}
+
 // collectors are the boot servers' metrics.
 func (n *netbootServers) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{n.http}
@@ -115,13 +153,16 @@ func (n *netbootServers) collectors() []prometheus.Collector {
 	if n.dhcp4 != nil {
 		cs = append(cs, n.dhcp4.Collector())
 	}
+	if n.dhcp6 != nil {
+		cs = append(cs, n.dhcp6.Collector())
+	}
 	return cs
 }
 
 // Status is GET /api/dci/v3/netboot/status.
 func (n *netbootServers) Status() map[string]any {
 	out := map[string]any{"http_base_url": n.cfg.HTTPBaseURL, "image_dir": n.cfg.ImageDir,
-		"tftp": map[string]any{"enabled": false}, "dhcp4": map[string]any{"enabled": false}}
+		"tftp": map[string]any{"enabled": false}, "dhcp4": map[string]any{"enabled": false}, "dhcp6": map[string]any{"enabled": false}}
 	if n.tftp != nil {
 		out["tftp"] = map[string]any{"enabled": true, "listen": n.tftp.Addr().String(), "stats": n.tftp.Stats()}
 	}
@@ -132,11 +173,25 @@ func (n *netbootServers) Status() map[string]any {
 		}
 		out["dhcp4"] = map[string]any{"enabled": true, "listen": addrs, "stats": n.dhcp4.Stats()}
 	}
+	if n.dhcp6 != nil {
+		addrs := []string{}
+		for _, a := range n.dhcp6.Addrs() {
+			addrs = append(addrs, a.String())
+		}
+		out["dhcp6"] = map[string]any{"enabled": true, "listen": addrs, "stats": n.dhcp6.Stats()}
+	}
 	return out
 }
 
 // stop shuts the UDP servers down, bounded.
 func (n *netbootServers) stop(log *slog.Logger, timeout time.Duration) {
+	if n.dhcp6 != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := n.dhcp6.Shutdown(ctx); err != nil {
+			log.Warn("stop dhcp6 server", "err", err)
+		}
+		cancel()
+	}
 	if n.dhcp4 != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		if err := n.dhcp4.Shutdown(ctx); err != nil {

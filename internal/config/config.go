@@ -158,7 +158,8 @@ func Default() Config {
 			CipherSuites: []int{17, 3}, MaxPerBMC: 1, FallbackToPDU: true, PDUResetWait: 5 * time.Second},
 		Switches: SwitchesConfig{PollInterval: time.Minute, PollConcurrency: 16, CallTimeout: 2 * time.Second, SwitchTimeout: time.Minute},
 		Netboot: NetbootConfig{ImageDir: "./images", TFTP: TFTPConfig{Listen: ":69", Root: "./netboot", MaxTransfers: 64},
-			DHCP4: DHCP4Config{Interfaces: []DHCPInterface{}, Subnets: []DHCPSubnet{}}},
+			DHCP4: DHCP4Config{Interfaces: []DHCPInterface{}, Subnets: []DHCPSubnet{}},
+			DHCP6: DHCP6Config{Interfaces: []DHCPInterface{}, Subnets: []DHCP6Subnet{}}},
 	}
 }
 

@@ -23,6 +23,23 @@ type NetbootConfig struct {
 	ImageDir string      `yaml:"image_dir"`
 	TFTP     TFTPConfig  `yaml:"tftp"`
 	DHCP4    DHCP4Config `yaml:"dhcp4"`
+	DHCP6    DHCP6Config `yaml:"dhcp6"`
+}
+
+// DHCP6Config configures the DHCPv6 server (stateful IA_NA addresses from
+// IPAM, boot-file-url for UEFI and iPXE).
+type DHCP6Config struct {
+	Enabled    bool            `yaml:"enabled"`
+	Interfaces []DHCPInterface `yaml:"interfaces"`
+	Subnets    []DHCP6Subnet   `yaml:"subnets"`
+}
+
+// DHCP6Subnet is one IPv6 subnet the DHCPv6 server answers for.
+type DHCP6Subnet struct {
+	Prefix            string        `yaml:"prefix"`             // 2001:db8:10::/64
+	PreferredLifetime time.Duration `yaml:"preferred_lifetime"` // default 1h
+	ValidLifetime     time.Duration `yaml:"valid_lifetime"`     // default 2h
+	DNS               []string      `yaml:"dns"`                // name servers handed out
 }
 
 // TFTPConfig configures the read-only TFTP server.
@@ -75,6 +92,9 @@ func (c Config) validateNetboot(bad func(key, format string, args ...any) error)
 		if n.TFTP.MaxTransfers < 1 {
 			return bad("netboot.tftp.max_transfers", "must be at least 1")
 		}
+	}
+	if err := c.validateDHCP6(bad); err != nil {
+		return err
 	}
 	if !n.DHCP4.Enabled {
 		return nil
@@ -131,6 +151,46 @@ func (c Config) validateNetboot(bad func(key, format string, args ...any) error)
 				if a, err := netip.ParseAddr(f.v); err != nil || !a.Is4() {
 					return bad(key+"."+f.name, "%q is not an IPv4 address", f.v)
 				}
+			}
+		}
+	}
+	return nil
+}
+
+func (c Config) validateDHCP6(bad func(key, format string, args ...any) error) error {
+	d := c.Netboot.DHCP6
+	if !d.Enabled {
+		return nil
+	}
+	if len(d.Interfaces) == 0 {
+		return bad("netboot.dhcp6.interfaces", "name at least one interface to listen on")
+	}
+	for i, f := range d.Interfaces {
+		key := fmt.Sprintf("netboot.dhcp6.interfaces[%d]", i)
+		if strings.TrimSpace(f.Name) == "" {
+			return bad(key+".name", "must name a network interface")
+		}
+		if f.Address != "" {
+			if a, err := netip.ParseAddr(f.Address); err != nil || !a.Is6() || a.Is4In6() {
+				return bad(key+".address", "%q is not an IPv6 address", f.Address)
+			}
+		}
+	}
+	if len(d.Subnets) == 0 {
+		return bad("netboot.dhcp6.subnets", "describe at least one subnet")
+	}
+	for i, s := range d.Subnets {
+		key := fmt.Sprintf("netboot.dhcp6.subnets[%d]", i)
+		p, err := netip.ParsePrefix(s.Prefix)
+		if err != nil || !p.Addr().Is6() || p.Masked() != p {
+			return bad(key+".prefix", "%q is not an IPv6 network like 2001:db8::/64", s.Prefix)
+		}
+		if s.PreferredLifetime < 0 || s.ValidLifetime < 0 || (s.ValidLifetime > 0 && s.ValidLifetime < s.PreferredLifetime) {
+			return bad(key+".valid_lifetime", "must not be shorter than preferred_lifetime")
+		}
+		for _, x := range s.DNS {
+			if a, err := netip.ParseAddr(x); err != nil || !a.Is6() {
+				return bad(key+".dns", "%q is not an IPv6 address", x)
 			}
 		}
 	}
