@@ -229,12 +229,20 @@ func (p *proc) log() string {
 
 // killPIDFile stops a daemonized client by the PID it wrote.
 func killPIDFile(path string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
+	// dhclient's background child writes the file after its parent has
+	// exited: wait for it (bounded) rather than read it once and leak the
+	// process.
+	var pid int
+	for range 150 {
+		if b, err := os.ReadFile(path); err == nil {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
+				pid = n
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
+	if pid == 0 {
 		return
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
