@@ -24,12 +24,12 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/dcimd/dcimd/internal/auth"
-	"github.com/dcimd/dcimd/internal/ops"
-	"github.com/dcimd/dcimd/internal/power"
-	"github.com/dcimd/dcimd/internal/power/ipmi"
 	"github.com/dcimd/dcimd/internal/metrics"
 	"github.com/dcimd/dcimd/internal/netsw"
 	"github.com/dcimd/dcimd/internal/netsw/snmpopen"
+	"github.com/dcimd/dcimd/internal/ops"
+	"github.com/dcimd/dcimd/internal/power"
+	"github.com/dcimd/dcimd/internal/power/ipmi"
 	"github.com/dcimd/dcimd/internal/server"
 	"github.com/dcimd/dcimd/internal/store"
 	"github.com/dcimd/dcimd/internal/task"
@@ -54,7 +54,7 @@ type taskOpts struct {
 // River runner on a fresh database, as `dcimd serve` builds them.
 type taskEnv struct {
 	*env
-	opts   taskOpts
+	opts     taskOpts
 	eng      *task.Engine
 	poller   *ops.PollPowerWorker
 	switches *netsw.Service

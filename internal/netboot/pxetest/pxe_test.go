@@ -40,7 +40,9 @@ func TestMain(m *testing.M) {
 // planFunc is a Plans made of a function.
 type planFunc func(ctx context.Context, mac net.HardwareAddr) (httpboot.Plan, error)
 
-func (f planFunc) BootPlan(ctx context.Context, mac net.HardwareAddr) (httpboot.Plan, error) { return f(ctx, mac) }
+func (f planFunc) BootPlan(ctx context.Context, mac net.HardwareAddr) (httpboot.Plan, error) {
+	return f(ctx, mac)
+}
 
 func TestPXEBootFromDcimd(t *testing.T) {
 	if testing.Short() {
