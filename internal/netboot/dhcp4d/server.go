@@ -1,20 +1,18 @@
 package dhcp4d
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dcimd/dcimd/internal/netboot/udppool"
 )
 
 // Server listens on the configured interfaces and answers with a Handler.
@@ -25,26 +23,12 @@ type Server struct {
 	h *Handler
 	o Options
 
-	mu       sync.Mutex
-	state    int // 0 new, 1 running, 2 stopped
-	socks    []*sock
-	jobs     chan job
-	cancel   context.CancelFunc
-	stopping atomic.Bool
-	readers  sync.WaitGroup
-	workers  sync.WaitGroup
+	mu    sync.Mutex
+	state int // 0 new, 1 running, 2 stopped
+	pool  *udppool.Pool[In]
 }
 
-type sock struct {
-	conn net.PacketConn
-	in   In // Iface, Addr, Port; Peer per packet
-}
-
-type job struct {
-	s    *sock
-	b    []byte
-	peer netip.AddrPort
-}
+type sock = udppool.Socket[In]
 
 // New checks the options and builds a server; Start opens the sockets.
 func New(o Options) (*Server, error) {
@@ -90,7 +74,7 @@ func (s *Server) Start(ctx context.Context) error {
 	var socks []*sock
 	fail := func(err error) error {
 		for _, k := range socks {
-			k.conn.Close()
+			k.Conn.Close()
 		}
 		return err
 	}
@@ -122,20 +106,13 @@ func (s *Server) Start(ctx context.Context) error {
 			if p.Port() == ifc.PXEPort && ifc.PXEPort != 0 {
 				port = PXEPort // a test may map the PXE socket elsewhere; the handler only needs to know which it is
 			}
-			socks = append(socks, &sock{conn: c, in: In{Iface: ifc.Name, Addr: addr, Port: port}})
+			socks = append(socks, &sock{Conn: c, Info: In{Iface: ifc.Name, Addr: addr, Port: port}})
 			s.o.Log.Info("dhcp4: listening", "iface", ifc.Name, "addr", c.LocalAddr().String(), "server_ip", addr.String())
 		}
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.socks, s.cancel, s.jobs, s.state = socks, cancel, make(chan job, s.o.Queue), 1
-	for range s.o.Workers {
-		s.workers.Add(1)
-		go s.work(runCtx)
-	}
-	for _, k := range socks {
-		s.readers.Add(1)
-		go s.read(k)
-	}
+	s.pool = udppool.Start(socks, udppool.Options{Name: "dhcp4", Workers: s.o.Workers, Queue: s.o.Queue, MaxPacket: MaxPacket,
+		Log: s.o.Log, QueueFull: func() { s.h.stats.add(DropQueueFull) }}, s.serve)
+	s.state = 1
 	return nil
 }
 
@@ -157,90 +134,29 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != 1 {
-		s.state = 2
+	running := s.state == 1
+	s.state = 2
+	if !running {
 		return nil
 	}
-	s.state = 2
-	s.stopping.Store(true)
-	for _, k := range s.socks {
-		_ = k.conn.SetReadDeadline(time.Now())
-	}
-	s.readers.Wait()
-	close(s.jobs)
-	done := make(chan struct{})
-	go func() { s.workers.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-		s.cancel()
-		<-done
-	}
-	s.cancel()
-	for _, k := range s.socks {
-		k.conn.Close()
-	}
-	return err
+	return s.pool.Shutdown(ctx)
 }
 
 // Addrs are the sockets' local addresses (after Start).
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]net.Addr, len(s.socks))
-	for i, k := range s.socks {
-		out[i] = k.conn.LocalAddr()
+	if s.pool == nil {
+		return nil
 	}
-	return out
+	return s.pool.Addrs()
 }
 
-func (s *Server) read(k *sock) {
-	defer s.readers.Done()
-	buf := make([]byte, MaxPacket+1)
-	for {
-		n, peer, err := k.conn.ReadFrom(buf)
-		if err != nil {
-			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				s.o.Log.Warn("dhcp4: read", "iface", k.in.Iface, "err", err)
-				time.Sleep(50 * time.Millisecond) // a failing socket must not spin
-			}
-			continue
-		}
-		var pa netip.AddrPort
-		if ua, ok := peer.(*net.UDPAddr); ok {
-			pa = ua.AddrPort()
-		}
-		select {
-		case s.jobs <- job{s: k, b: bytes.Clone(buf[:n]), peer: pa}:
-		default:
-			s.h.stats.add(DropQueueFull)
-		}
-	}
-}
-
-func (s *Server) work(ctx context.Context) {
-	defer s.workers.Done()
-	for j := range s.jobs {
-		s.serve(ctx, j)
-	}
-}
-
-// serve handles one packet. A panic is a bug, but one packet must not take
 // the boot infrastructure down: it is logged with its stack and dropped.
-func (s *Server) serve(ctx context.Context, j job) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.o.Log.Error("dhcp4: panic handling a packet", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		}
-	}()
-	in := j.s.in
-	in.Peer = j.peer
-	out, to, _ := s.h.HandlePacket(ctx, j.b, in)
+func (s *Server) serve(ctx context.Context, k *sock, b []byte, peer netip.AddrPort) {
+	in := k.Info
+	in.Peer = peer
+	out, to, _ := s.h.HandlePacket(ctx, b, in)
 	if out == nil {
 		return
 	}
@@ -251,7 +167,7 @@ func (s *Server) serve(ctx context.Context, j job) {
 		s.o.Log.Debug("dhcp4: no broadcast from a socket without a device", "to", to.String())
 		return
 	}
-	if _, err := j.s.conn.WriteTo(out, net.UDPAddrFromAddrPort(to)); err != nil {
+	if _, err := k.Conn.WriteTo(out, net.UDPAddrFromAddrPort(to)); err != nil {
 		s.o.Log.Warn("dhcp4: send reply", "iface", in.Iface, "to", to.String(), "err", err)
 	}
 }

@@ -1,22 +1,20 @@
 package dhcp6d
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
 	"github.com/insomniacslk/dhcp/dhcpv6/server6"
 	"github.com/insomniacslk/dhcp/iana"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dcimd/dcimd/internal/netboot/udppool"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,26 +27,12 @@ type Server struct {
 	h *Handler
 	o Options
 
-	mu       sync.Mutex
-	state    int // 0 new, 1 running, 2 stopped
-	socks    []*sock
-	jobs     chan job
-	cancel   context.CancelFunc
-	stopping atomic.Bool
-	readers  sync.WaitGroup
-	workers  sync.WaitGroup
+	mu    sync.Mutex
+	state int // 0 new, 1 running, 2 stopped
+	pool  *udppool.Pool[In]
 }
 
-type sock struct {
-	conn net.PacketConn
-	in   In
-}
-
-type job struct {
-	s    *sock
-	b    []byte
-	peer netip.AddrPort
-}
+type sock = udppool.Socket[In]
 
 // New checks the options and builds a server; Start opens the sockets.
 // Without Options.ServerDUID the server identifier is a DUID-LL of the
@@ -134,7 +118,7 @@ func (s *Server) Start(ctx context.Context) error {
 	var socks []*sock
 	fail := func(err error) error {
 		for _, k := range socks {
-			k.conn.Close()
+			k.Conn.Close()
 		}
 		return err
 	}
@@ -150,19 +134,12 @@ func (s *Server) Start(ctx context.Context) error {
 		if err != nil {
 			return fail(fmt.Errorf("dhcp6: listen on %s %s: %w", ifc.Name, ifc.Listen, err))
 		}
-		socks = append(socks, &sock{conn: c, in: In{Iface: ifc.Name, Addr: addr}})
+		socks = append(socks, &sock{Conn: c, Info: In{Iface: ifc.Name, Addr: addr}})
 		s.o.Log.Info("dhcp6: listening", "iface", ifc.Name, "addr", c.LocalAddr().String(), "server_ip", addr.String())
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.socks, s.cancel, s.jobs, s.state = socks, cancel, make(chan job, s.o.Queue), 1
-	for range s.o.Workers {
-		s.workers.Add(1)
-		go s.work(runCtx)
-	}
-	for _, k := range socks {
-		s.readers.Add(1)
-		go s.read(k)
-	}
+	s.pool = udppool.Start(socks, udppool.Options{Name: "dhcp6", Workers: s.o.Workers, Queue: s.o.Queue, MaxPacket: MaxPacket,
+		Log: s.o.Log, QueueFull: func() { s.h.stats.add(DropQueueFull) }}, s.serve)
+	s.state = 1
 	return nil
 }
 
@@ -183,99 +160,39 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != 1 {
-		s.state = 2
+	running := s.state == 1
+	s.state = 2
+	if !running {
 		return nil
 	}
-	s.state = 2
-	s.stopping.Store(true)
-	for _, k := range s.socks {
-		_ = k.conn.SetReadDeadline(time.Now())
-	}
-	s.readers.Wait()
-	close(s.jobs)
-	done := make(chan struct{})
-	go func() { s.workers.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-		s.cancel()
-		<-done
-	}
-	s.cancel()
-	for _, k := range s.socks {
-		k.conn.Close()
-	}
-	return err
+	return s.pool.Shutdown(ctx)
 }
 
 // Addrs are the sockets' local addresses (after Start).
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]net.Addr, len(s.socks))
-	for i, k := range s.socks {
-		out[i] = k.conn.LocalAddr()
+	if s.pool == nil {
+		return nil
 	}
-	return out
-}
-
-func (s *Server) read(k *sock) {
-	defer s.readers.Done()
-	buf := make([]byte, MaxPacket+1)
-	for {
-		n, peer, err := k.conn.ReadFrom(buf)
-		if err != nil {
-			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				s.o.Log.Warn("dhcp6: read", "iface", k.in.Iface, "err", err)
-				time.Sleep(50 * time.Millisecond)
-			}
-			continue
-		}
-		var pa netip.AddrPort
-		if ua, ok := peer.(*net.UDPAddr); ok {
-			pa = ua.AddrPort()
-		}
-		select {
-		case s.jobs <- job{s: k, b: bytes.Clone(buf[:n]), peer: pa}:
-		default:
-			s.h.stats.add(DropQueueFull)
-		}
-	}
-}
-
-func (s *Server) work(ctx context.Context) {
-	defer s.workers.Done()
-	for j := range s.jobs {
-		s.serve(ctx, j)
-	}
+	return s.pool.Addrs()
 }
 
 // serve handles one packet; a panic is logged and the packet dropped.
-func (s *Server) serve(ctx context.Context, j job) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.o.Log.Error("dhcp6: panic handling a packet", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		}
-	}()
-	in := j.s.in
-	in.Peer = j.peer
+func (s *Server) serve(ctx context.Context, k *sock, b []byte, peer netip.AddrPort) {
+	in := k.Info
+	in.Peer = peer
 	if !in.Addr.IsValid() && in.Iface != "" {
 		in.Addr = interfaceAddr(in.Iface)
 	}
-	out, to, r := s.h.Handle(ctx, j.b, in)
+	out, to, r := s.h.Handle(ctx, b, in)
 	if out == nil {
-		s.o.Log.Debug("dhcp6: no reply", "iface", in.Iface, "peer", j.peer.String(), "reason", r.String())
+		s.o.Log.Debug("dhcp6: no reply", "iface", in.Iface, "peer", peer.String(), "reason", r.String())
 		return
 	}
 	// to keeps the zone the peer arrived with: a link-local client is
 	// answered on the link it is on.
-	if _, err := j.s.conn.WriteTo(out, net.UDPAddrFromAddrPort(to)); err != nil {
+	if _, err := k.Conn.WriteTo(out, net.UDPAddrFromAddrPort(to)); err != nil {
 		s.o.Log.Warn("dhcp6: send reply", "iface", in.Iface, "to", to.String(), "err", err)
 	}
 }
