@@ -1,10 +1,11 @@
 package dhcp4d_test
 
 import (
+	"github.com/dcimd/dcimd/internal/testutil/netns"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,7 +21,6 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
-	"golang.org/x/sys/unix"
 )
 
 // tools are the peers these tests start, by absolute path.
@@ -119,34 +117,11 @@ func randMAC(t *testing.T) net.HardwareAddr {
 	return m
 }
 
-// inNetns runs fn on an OS thread switched into the namespace. The thread
-// is never unlocked: the runtime ends it with the goroutine, so no other
-// goroutine ever runs in the test's namespace. A socket keeps the
-// namespace it was created in.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/var/run/netns", ns))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
 // listenIn opens the server's sockets inside ns.
 func listenIn(ns string) func(string, netip.AddrPort) (net.PacketConn, error) {
 	return func(ifname string, addr netip.AddrPort) (net.PacketConn, error) {
 		var c net.PacketConn
-		err := inNetns(ns, func() error {
+		err := netns.Do(ns, func() error {
 			u, err := server4.NewIPv4UDPConn(ifname, net.UDPAddrFromAddrPort(addr))
 			c = u
 			return err
@@ -225,34 +200,6 @@ func (p *proc) stop() {
 func (p *proc) log() string {
 	b, _ := os.ReadFile(p.out)
 	return string(b)
-}
-
-// killPIDFile stops a daemonized client by the PID it wrote.
-func killPIDFile(path string) {
-	// dhclient's background child writes the file after its parent has
-	// exited: wait for it (bounded) rather than read it once and leak the
-	// process.
-	var pid int
-	for range 150 {
-		if b, err := os.ReadFile(path); err == nil {
-			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
-				pid = n
-				break
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if pid == 0 {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for range 50 {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // env reads the KEY=value words of a client script's output line that

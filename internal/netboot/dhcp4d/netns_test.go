@@ -1,6 +1,8 @@
 package dhcp4d_test
 
 import (
+	"github.com/dcimd/dcimd/internal/testutil/netns"
+
 	"context"
 	"net"
 	"net/netip"
@@ -83,7 +85,7 @@ func (n *netLab) udhcpc(ns, dev string, extra ...string) (map[string]string, str
 // its PID at cleanup.
 func (n *netLab) dhclient() (leaseFile, out string, err error) {
 	leaseFile, pidFile := filepath.Join(n.dir, "dhclient.leases"), filepath.Join(n.dir, "dhclient.pid")
-	n.t.Cleanup(func() { killPIDFile(pidFile) })
+	n.t.Cleanup(func() { netns.KillPIDFile(pidFile) })
 	out, err = n.run(n.cli, 30*time.Second, n.tl.dhclient, "-1", "-v", "-sf", n.script("dhclient.sh", dhclientScript),
 		"-lf", leaseFile, "-pf", pidFile, "vc")
 	return leaseFile, out, err

@@ -1,6 +1,8 @@
 package dhcp6d_test
 
 import (
+	"github.com/dcimd/dcimd/internal/testutil/netns"
+
 	"context"
 	"fmt"
 	"net"
@@ -83,7 +85,7 @@ func TestDhclient6ThroughRelay(t *testing.T) {
 		Hosts:      hosts, Log: testLog(t),
 		ListenPacket: func(ifname string, addr netip.AddrPort) (net.PacketConn, error) {
 			var c net.PacketConn
-			err := inNetns(ns["srv"], func() error {
+			err := netns.Do(ns["srv"], func() error {
 				u, err := dhcp6d.ListenUDP(ifname, addr)
 				c = u
 				return err
@@ -125,7 +127,7 @@ func TestDhclient6ThroughRelay(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // dhcrelay opens its sockets
 
 	lf, pf := filepath.Join(dir, "lease6"), filepath.Join(dir, "pid6")
-	t.Cleanup(func() { killPIDFile(pf) })
+	t.Cleanup(func() { netns.KillPIDFile(pf) })
 	start := time.Now()
 	out, err := runIn(dir, ipBin, ns["cli"], 40*time.Second, dhclient, "-6", "-1", "-v", "-sf", "/bin/true", "-lf", lf, "-pf", pf, "v6cli")
 	if err != nil {

@@ -1,10 +1,11 @@
 package dhcp6d_test
 
 import (
+	"github.com/dcimd/dcimd/internal/testutil/netns"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,15 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/dcimd/dcimd/internal/netboot/dhcp6d"
 )
@@ -69,7 +66,7 @@ func TestDhclient6GetsReservedAddress(t *testing.T) {
 		Hosts:      hosts, Leases: leases, Log: testLog(t),
 		ListenPacket: func(ifname string, addr netip.AddrPort) (net.PacketConn, error) {
 			var c net.PacketConn
-			err := inNetns(srvNS, func() error {
+			err := netns.Do(srvNS, func() error {
 				u, err := dhcp6d.ListenUDP(ifname, addr)
 				c = u
 				return err
@@ -99,7 +96,7 @@ func TestDhclient6GetsReservedAddress(t *testing.T) {
 	}
 	dir := t.TempDir()
 	lf, pf := filepath.Join(dir, "lease6"), filepath.Join(dir, "pid6")
-	t.Cleanup(func() { killPIDFile(pf) })
+	t.Cleanup(func() { netns.KillPIDFile(pf) })
 	start := time.Now()
 	out, err := runIn(dir, ipBin, cliNS, 40*time.Second, dhclient, "-6", "-1", "-v", "-sf", "/bin/true", "-lf", lf, "-pf", pf, "v6cli")
 	if err != nil {
@@ -164,27 +161,6 @@ func randBytes(t *testing.T, n int) []byte {
 
 func randHex(t *testing.T, n int) string { return hex.EncodeToString(randBytes(t, n)) }
 
-// inNetns runs fn on an OS thread switched into the namespace; the thread
-// is never unlocked, so the runtime ends it with the goroutine.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/var/run/netns", ns))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
 // runIn runs a command inside ns, waiting at most timeout; output goes to
 // a file so a client that forks (dhclient) does not hold the wait open.
 func runIn(dir, ipBin, ns string, timeout time.Duration, args ...string) (string, error) {
@@ -204,34 +180,6 @@ func runIn(dir, ipBin, ns string, timeout time.Duration, args ...string) (string
 		err = fmt.Errorf("%s timed out after %s", args[0], timeout)
 	}
 	return string(b), err
-}
-
-// killPIDFile stops a daemonized client by the PID it wrote. dhclient's
-// child writes the file after its parent exits, so the file is waited for
-// (at most 3 s) instead of being read once.
-func killPIDFile(path string) {
-	pid := 0
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
-			pid = n
-			break
-		}
-	}
-	if pid == 0 {
-		return
-	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for range 50 {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func testLog(t *testing.T) *slog.Logger {

@@ -13,12 +13,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/dcimd/dcimd/internal/testutil/netns"
 )
 
 // Net is a boot network of two namespaces: the VM's, where a bridge joins
@@ -143,41 +142,7 @@ func (n *Net) remove(ip string) {
 // Do runs fn on an OS thread that has entered the servers' namespace:
 // sockets fn opens belong to the namespace for their whole life, whichever
 // goroutine uses them later. Goroutines fn starts run outside it.
-func (s Side) Do(fn func() error) error {
-	target, err := os.Open("/run/netns/" + s.NS)
-	if err != nil {
-		return fmt.Errorf("open namespace %s: %w", s.NS, err)
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := setns(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace %s: %w", s.NS, err)
-			return
-		}
-		ferr := fn()
-		// A thread that cannot go back stays locked and ends with this
-		// goroutine: the runtime never reuses it.
-		if setns(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-func setns(f *os.File) error {
-	return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-}
+func (s Side) Do(fn func() error) error { return netns.Do(s.NS, fn) }
 
 // Listen opens a listener inside the servers' namespace
 // (net.Listen("tcp", "198.18.x.1:0"), for example).
