@@ -167,17 +167,7 @@ func (a *API) editNet(c *gin.Context) {
 	})
 }
 
-func (a *API) deleteNet(c *gin.Context) {
-	id, ok := idParam(c, "id", "network")
-	if !ok {
-		return
-	}
-	if err := a.ipam.DeleteNet(c.Request.Context(), id); err != nil {
-		fail(c, err)
-		return
-	}
-	idJSON(c, http.StatusOK, id)
-}
+func (a *API) deleteNet(c *gin.Context) { deleteOne(c, "network", a.ipam.DeleteNet) }
 
 func (a *API) listPools(c *gin.Context) {
 	ps, err := a.ipam.ListPools(c.Request.Context())
@@ -227,17 +217,7 @@ func (a *API) editPool(c *gin.Context) {
 	})
 }
 
-func (a *API) deletePool(c *gin.Context) {
-	id, ok := idParam(c, "id", "pool")
-	if !ok {
-		return
-	}
-	if err := a.ipam.DeletePool(c.Request.Context(), id); err != nil {
-		fail(c, err)
-		return
-	}
-	idJSON(c, http.StatusOK, id)
-}
+func (a *API) deletePool(c *gin.Context) { deleteOne(c, "pool", a.ipam.DeletePool) }
 
 func (a *API) addRange(c *gin.Context) {
 	id, ok := idParam(c, "id", "pool")
@@ -523,23 +503,16 @@ func (a *API) editIP(c *gin.Context) {
 // deleteIP releases an address at once (an admin's tool; clients remove
 // their servers' addresses through the task of POST /server/{id}/ip/{ip_id}).
 func (a *API) deleteIP(c *gin.Context) {
-	id, ok := idParam(c, "id", "ip")
-	if !ok {
-		return
-	}
-	ctx := c.Request.Context()
-	ip, err := a.ipam.GetIP(ctx, id)
-	if err == nil && (ip.Status == ipam.StatusAllocating || ip.Status == ipam.StatusDeleting) {
-		err = fault.Conflict("address %s is %s; wait for its task to end", ip.Name, ip.Status)
-	}
-	if err == nil {
-		err = a.ipam.Release(ctx, id)
-	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	idJSON(c, http.StatusOK, id)
+	deleteOne(c, "ip", func(ctx context.Context, id int64) error {
+		ip, err := a.ipam.GetIP(ctx, id)
+		if err == nil && (ip.Status == ipam.StatusAllocating || ip.Status == ipam.StatusDeleting) {
+			err = fault.Conflict("address %s is %s; wait for its task to end", ip.Name, ip.Status)
+		}
+		if err != nil {
+			return err
+		}
+		return a.ipam.Release(ctx, id)
+	})
 }
 
 // moveIP gives an address to another server ({"server": id}) or makes it a
@@ -663,6 +636,20 @@ func editOne[B any](c *gin.Context, what string, apply func(context.Context, int
 		return
 	}
 	if err := apply(c.Request.Context(), id, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	idJSON(c, http.StatusOK, id)
+}
+
+// deleteOne answers DELETE of the object of path parameter "id": del,
+// then {"id"}.
+func deleteOne(c *gin.Context, what string, del func(context.Context, int64) error) {
+	id, ok := idParam(c, "id", what)
+	if !ok {
+		return
+	}
+	if err := del(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
