@@ -57,13 +57,10 @@ func startNetboot(ctx context.Context, cfg config.NetbootConfig, db *store.DB, l
 		log.Info("tftp server started", "listen", n.tftp.Addr().String(), "roots", strings.Join(roots, ","))
 	}
 	if cfg.DHCP4.Enabled {
-		o, err := dhcpOptions(cfg)
-		if err != nil {
-			n.stop(log, time.Second)
-			return nil, err
-		}
+		o := dhcpOptions(cfg)
 		leases := db.DHCP()
 		o.Hosts, o.Leases, o.Log = leases, leases, log.With("component", "dhcp4")
+		var err error
 		if n.dhcp4, err = dhcp4d.New(o); err == nil {
 			err = n.dhcp4.Start(ctx)
 		}
@@ -93,7 +90,7 @@ func startNetboot(ctx context.Context, cfg config.NetbootConfig, db *store.DB, l
 }
 
 // dhcpOptions turns the (validated) configuration into server options.
-func dhcpOptions(cfg config.NetbootConfig) (dhcp4d.Options, error) {
+func dhcpOptions(cfg config.NetbootConfig) dhcp4d.Options {
 	var o dhcp4d.Options
 	for _, f := range cfg.DHCP4.Interfaces {
 		i := dhcp4d.Interface{Name: f.Name}
@@ -120,7 +117,7 @@ func dhcpOptions(cfg config.NetbootConfig) (dhcp4d.Options, error) {
 		}
 		o.Subnets = append(o.Subnets, sn)
 	}
-	return o, nil
+	return o
 }
 
 // dhcp6Options turns the (validated) configuration into server options.
