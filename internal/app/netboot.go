@@ -56,9 +56,11 @@ func startNetboot(ctx context.Context, cfg config.NetbootConfig, db *store.DB, l
 		}
 		log.Info("tftp server started", "listen", n.tftp.Addr().String(), "roots", strings.Join(roots, ","))
 	}
+	// One DHCP store for both servers: it holds the prepared statements and
+	// the lock that queues its SQLite writes.
+	leases := db.DHCP()
 	if cfg.DHCP4.Enabled {
 		o := dhcpOptions(cfg)
-		leases := db.DHCP()
 		o.Hosts, o.Leases, o.Log = leases, leases, log.With("component", "dhcp4")
 		var err error
 		if n.dhcp4, err = dhcp4d.New(o); err == nil {
@@ -73,7 +75,6 @@ func startNetboot(ctx context.Context, cfg config.NetbootConfig, db *store.DB, l
 	}
 	if cfg.DHCP6.Enabled {
 		o := dhcp6Options(cfg)
-		leases := db.DHCP()
 		o.Hosts, o.Leases, o.Log = leases, leases, log.With("component", "dhcp6")
 		var err error
 		if n.dhcp6, err = dhcp6d.New(o); err == nil {
